@@ -1,0 +1,90 @@
+package http
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/aurix/integrations/domain"
+)
+
+// Problem is an RFC 9457 problem details body.
+type Problem struct {
+	Type   string              `json:"type"`
+	Title  string              `json:"title"`
+	Status int                 `json:"status"`
+	Detail string              `json:"detail,omitempty"`
+	Errors []domain.FieldError `json:"errors,omitempty"`
+}
+
+// problemKinds maps error classes to responses; the first match wins, so the
+// order is from most to least specific. errors.Is/As see through wrapping.
+var problemKinds = []struct {
+	match  func(error) bool
+	status int
+	slug   string
+	title  string
+}{
+	{func(err error) bool { var e *http.MaxBytesError; return errors.As(err, &e) }, http.StatusRequestEntityTooLarge, "body-too-large", "Request body too large"},
+	{func(err error) bool { var e *decodeError; return errors.As(err, &e) }, http.StatusBadRequest, "malformed-request", "Malformed request"},
+	{func(err error) bool { return errors.Is(err, errUnauthorized) }, http.StatusUnauthorized, "unauthorized", "Unauthorized"},
+	{func(err error) bool { return errors.Is(err, domain.ErrUnprocessable) }, http.StatusUnprocessableEntity, "unprocessable", "Request cannot be carried out"},
+	{func(err error) bool { return errors.Is(err, domain.ErrInvalidInput) }, http.StatusBadRequest, "invalid-input", "Invalid input"},
+	{func(err error) bool { return errors.Is(err, domain.ErrNotFound) }, http.StatusNotFound, "not-found", "Not found"},
+	{func(err error) bool { return errors.Is(err, domain.ErrConflict) }, http.StatusConflict, "conflict", "Conflict"},
+}
+
+// writeError answers with the problem that err maps to. Unknown errors are a
+// 500 whose detail says nothing of the cause; the cause is logged instead.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	for _, k := range problemKinds {
+		if !k.match(err) {
+			continue
+		}
+		p := Problem{Type: "/problems/" + k.slug, Title: k.title, Status: k.status}
+		var ve *domain.ValidationError
+		if errors.As(err, &ve) {
+			p.Errors = ve.Fields
+			p.Detail = ve.Error()
+		} else if k.status != http.StatusUnauthorized {
+			p.Detail = publicDetail(err)
+		}
+		writeProblem(w, p)
+		return
+	}
+	log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	writeProblem(w, Problem{Type: "/problems/internal", Title: "Internal server error", Status: http.StatusInternalServerError,
+		Detail: "The request could not be completed; it is safe to retry."})
+}
+
+// publicDetail is the message of the outermost error the client caused.
+func publicDetail(err error) string {
+	var d *decodeError
+	if errors.As(err, &d) {
+		return d.msg
+	}
+	var mb *http.MaxBytesError
+	if errors.As(err, &mb) {
+		return "request body must be at most 64 KiB"
+	}
+	if errors.Is(err, domain.ErrNotFound) {
+		return "no such resource"
+	}
+	return err.Error()
+}
+
+func writeProblem(w http.ResponseWriter, p Problem) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	if p.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="aurix"`)
+	}
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

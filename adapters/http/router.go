@@ -1,0 +1,124 @@
+package http
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/rs/cors"
+
+	"github.com/aurix/integrations/ports"
+)
+
+// Deps is what the router needs: use cases through their ports and the
+// settings that shape the HTTP surface.
+type Deps struct {
+	Clicks         ports.ClickRecorder
+	WebhookConfigs ports.WebhookConfigManager
+	// Ready reports whether the service can serve (database, schema).
+	Ready func(ctx context.Context) error
+	// IntegrationKeys maps each integration service to its API key.
+	IntegrationKeys map[string]string
+	// AllowedOrigins for the widget endpoint; ["*"] allows any.
+	AllowedOrigins []string
+	// TrustedProxies whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// Admin, when not nil, is mounted at AdminPrefix behind basic auth.
+	Admin         http.Handler
+	AdminPrefix   string
+	AdminUser     string
+	AdminPassword string
+	Logger        *slog.Logger
+}
+
+// NewRouter builds the service's HTTP handler.
+func NewRouter(d Deps) *mux.Router {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	h := &handlers{deps: d, keys: newKeyRing(d.IntegrationKeys)}
+	r := mux.NewRouter()
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeProblem(w, Problem{Type: "/problems/not-found", Title: "Not found", Status: http.StatusNotFound, Detail: "no such route"})
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeProblem(w, Problem{Type: "/problems/method-not-allowed", Title: "Method not allowed", Status: http.StatusMethodNotAllowed})
+	})
+	r.Use(recoverer(d.Logger))
+
+	widgetCORS := cors.New(cors.Options{
+		AllowedOrigins: d.AllowedOrigins,
+		AllowedMethods: []string{http.MethodPost},
+		AllowedHeaders: []string{"Content-Type"},
+		MaxAge:         int((24 * time.Hour).Seconds()),
+	})
+	r.Handle("/api/widget/click", widgetCORS.Handler(http.HandlerFunc(h.recordClick))).
+		Methods(http.MethodPost, http.MethodOptions)
+
+	partner := r.PathPrefix("/api/integrations/{service}").Subrouter()
+	partner.Use(h.requireIntegrationKey)
+	partner.HandleFunc("/webhook-config", h.putWebhookConfig).Methods(http.MethodPut)
+	partner.HandleFunc("/webhook-config", h.getWebhookConfig).Methods(http.MethodGet)
+
+	r.HandleFunc("/healthz", h.healthz).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/readyz", h.readyz).Methods(http.MethodGet, http.MethodHead)
+
+	if d.Admin != nil && d.AdminPassword != "" {
+		r.PathPrefix(d.AdminPrefix).Handler(basicAuth(d.AdminUser, d.AdminPassword, d.Admin))
+	}
+	return r
+}
+
+type handlers struct {
+	deps Deps
+	keys keyRing
+}
+
+// requireIntegrationKey lets a request through only with the Bearer key of
+// the service named in its path; any other key, valid elsewhere or not, is 401.
+func (h *handlers) requireIntegrationKey(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !h.keys.allows(mux.Vars(r)["service"], bearer(r)) {
+			writeProblem(w, Problem{Type: "/problems/unauthorized", Title: "Unauthorized", Status: http.StatusUnauthorized,
+				Detail: "missing or invalid integration API key"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recoverer turns a panic into a 500 problem and a log line.
+func recoverer(log *slog.Logger) mux.MiddlewareFunc {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if v := recover(); v != nil {
+					if v == http.ErrAbortHandler {
+						panic(v)
+					}
+					log.ErrorContext(r.Context(), "handler panicked", "method", r.Method, "path", r.URL.Path, "panic", v)
+					writeProblem(w, Problem{Type: "/problems/internal", Title: "Internal server error", Status: http.StatusInternalServerError})
+				}
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func (h *handlers) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (h *handlers) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if err := h.deps.Ready(ctx); err != nil {
+		h.deps.Logger.WarnContext(ctx, "not ready", "err", err)
+		writeProblem(w, Problem{Type: "/problems/not-ready", Title: "Not ready", Status: http.StatusServiceUnavailable, Detail: "database unreachable or schema not current"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

@@ -1,0 +1,89 @@
+package postgres
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/aurix/integrations/domain"
+)
+
+type inboundSourceModel struct {
+	bun.BaseModel `bun:"table:inbound_sources"`
+
+	ID             int64           `bun:"id,pk,autoincrement"`
+	CorrelationID  string          `bun:"correlation_id"`
+	DeviceID       string          `bun:"device_id"`
+	ClickURL       string          `bun:"click_url"`
+	ParsedParams   json.RawMessage `bun:"parsed_params,type:jsonb"`
+	UserAgent      string          `bun:"user_agent"`
+	IPAddress      string          `bun:"ip_address"`
+	IsBot          bool            `bun:"is_bot"`
+	CreatedAt      time.Time       `bun:"created_at"`
+	CorrelatedAt   *time.Time      `bun:"correlated_at"`
+	ConversationID *int64          `bun:"conversation_id"`
+}
+
+func inboundSourceFrom(s *domain.InboundSource) (*inboundSourceModel, error) {
+	r := s.Row()
+	params, err := json.Marshal(r.ParsedParams)
+	if err != nil {
+		return nil, err
+	}
+	return &inboundSourceModel{
+		CorrelationID: string(r.CorrelationID), DeviceID: r.DeviceID, ClickURL: r.ClickURL,
+		ParsedParams: params, UserAgent: r.UserAgent, IPAddress: r.IPAddress, IsBot: r.IsBot,
+		CreatedAt: r.CreatedAt, CorrelatedAt: r.CorrelatedAt, ConversationID: r.ConversationID,
+	}, nil
+}
+
+type webhookConfigModel struct {
+	bun.BaseModel `bun:"table:webhook_configs"`
+
+	ID          string    `bun:"id,pk,type:uuid"`
+	ServiceName string    `bun:"service_name"`
+	TargetURL   string    `bun:"target_url"`
+	Secret      string    `bun:"secret"`
+	IsActive    bool      `bun:"is_active"`
+	CreatedAt   time.Time `bun:"created_at"`
+	UpdatedAt   time.Time `bun:"updated_at"`
+}
+
+func webhookConfigFrom(c *domain.WebhookConfig) *webhookConfigModel {
+	r := c.Row()
+	return &webhookConfigModel{ID: r.ID, ServiceName: r.Service, TargetURL: r.TargetURL,
+		Secret: r.Secret.Reveal(), IsActive: r.IsActive, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+func (m *webhookConfigModel) domain() *domain.WebhookConfig {
+	return domain.RehydrateWebhookConfig(domain.WebhookConfigRow{ID: m.ID, Service: m.ServiceName,
+		TargetURL: m.TargetURL, Secret: domain.NewSecret(m.Secret), IsActive: m.IsActive,
+		CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt})
+}
+
+type outboxModel struct {
+	bun.BaseModel `bun:"table:outbox"`
+
+	ID            int64           `bun:"id,pk,autoincrement"`
+	EventID       string          `bun:"event_id,type:uuid"`
+	EventType     string          `bun:"event_type"`
+	Payload       []byte          `bun:"payload,type:bytea"`
+	CorrelationID string          `bun:"correlation_id"`
+	TraceContext  json.RawMessage `bun:"trace_context,type:jsonb"`
+	CreatedAt     time.Time       `bun:"created_at"`
+}
+
+type attemptModel struct {
+	bun.BaseModel `bun:"table:webhook_attempts"`
+
+	ID              int64     `bun:"id,pk,autoincrement"`
+	EventID         string    `bun:"event_id,type:uuid"`
+	WebhookConfigID string    `bun:"webhook_config_id,type:uuid"`
+	Attempt         int       `bun:"attempt"`
+	StatusCode      *int      `bun:"status_code"`
+	DurationMS      float64   `bun:"duration_ms"`
+	Error           string    `bun:"error"`
+	ResponseBody    []byte    `bun:"response_body,type:bytea"`
+	AttemptedAt     time.Time `bun:"attempted_at"`
+}

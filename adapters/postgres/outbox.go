@@ -1,0 +1,111 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/uptrace/bun"
+
+	"github.com/aurix/integrations/domain"
+	"github.com/aurix/integrations/ports"
+)
+
+type outbox struct {
+	tx       bun.Tx
+	enqueuer DispatchEnqueuer
+}
+
+// Append writes each event's fixed payload bytes and schedules a dispatch job
+// per row, in the caller's transaction.
+func (o outbox) Append(ctx context.Context, events ...domain.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	rows := make([]outboxModel, len(events))
+	for i, e := range events {
+		payload, err := e.Payload()
+		if err != nil {
+			return err
+		}
+		rows[i] = outboxModel{EventID: e.ID, EventType: string(e.Type), Payload: payload,
+			CorrelationID: e.CorrelationID, TraceContext: json.RawMessage(`{}`), CreatedAt: e.OccurredAt}
+	}
+	if _, err := o.tx.NewInsert().Model(&rows).Returning("id").Exec(ctx); err != nil {
+		return classify(err, "insert outbox events")
+	}
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	if err := o.enqueuer.EnqueueDispatchTx(ctx, o.tx.Tx, ids); err != nil {
+		return fmt.Errorf("enqueue dispatch: %w", err)
+	}
+	return nil
+}
+
+// Store reads what the delivery workers need and records their attempts,
+// outside any use-case transaction.
+type Store struct{ db *bun.DB }
+
+// NewStore returns a Store over db.
+func NewStore(db *bun.DB) *Store { return &Store{db: db} }
+
+var (
+	_ ports.OutboxReader        = (*Store)(nil)
+	_ ports.ActiveConfigLister  = (*Store)(nil)
+	_ ports.WebhookConfigReader = (*Store)(nil)
+	_ ports.AttemptLog          = (*Store)(nil)
+)
+
+// OutboxEvent returns one stored event.
+func (s *Store) OutboxEvent(ctx context.Context, id int64) (ports.OutboxEvent, error) {
+	var m outboxModel
+	if err := s.db.NewSelect().Model(&m).Where("id = ?", id).Scan(ctx); err != nil {
+		return ports.OutboxEvent{}, classify(err, "select outbox event")
+	}
+	return ports.OutboxEvent{ID: m.ID, EventID: m.EventID, Type: domain.EventType(m.EventType),
+		Payload: m.Payload, CorrelationID: m.CorrelationID, CreatedAt: m.CreatedAt}, nil
+}
+
+// ActiveWebhookConfigs lists the configs that receive events.
+func (s *Store) ActiveWebhookConfigs(ctx context.Context) ([]*domain.WebhookConfig, error) {
+	var ms []webhookConfigModel
+	if err := s.db.NewSelect().Model(&ms).Where("is_active").Order("service_name").Scan(ctx); err != nil {
+		return nil, classify(err, "select active webhook configs")
+	}
+	out := make([]*domain.WebhookConfig, len(ms))
+	for i := range ms {
+		out[i] = ms[i].domain()
+	}
+	return out, nil
+}
+
+// WebhookConfigByID returns one config.
+func (s *Store) WebhookConfigByID(ctx context.Context, id string) (*domain.WebhookConfig, error) {
+	var m webhookConfigModel
+	if err := s.db.NewSelect().Model(&m).Where("id = ?", id).Scan(ctx); err != nil {
+		return nil, classify(err, "select webhook config")
+	}
+	return m.domain(), nil
+}
+
+// RecordAttempt stores one delivery attempt.
+func (s *Store) RecordAttempt(ctx context.Context, a ports.DeliveryAttempt) error {
+	m := attemptModel{EventID: a.EventID, WebhookConfigID: a.ConfigID, Attempt: a.Attempt,
+		DurationMS: float64(a.Duration.Microseconds()) / 1000, Error: a.Error,
+		ResponseBody: a.Response, AttemptedAt: a.AttemptedAt}
+	if m.ResponseBody == nil {
+		m.ResponseBody = []byte{}
+	}
+	if a.StatusCode != 0 {
+		m.StatusCode = &a.StatusCode
+	}
+	_, err := s.db.NewInsert().Model(&m).Exec(ctx)
+	return classify(err, "insert webhook attempt")
+}
+
+// Ping checks the database is reachable and the schema is current.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.db.PingContext(ctx)
+}

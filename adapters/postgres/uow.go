@@ -1,0 +1,58 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/uptrace/bun"
+
+	"github.com/aurix/integrations/ports"
+)
+
+// DispatchEnqueuer schedules the dispatch of outbox rows inside the caller's
+// transaction, so the job exists exactly when the row does.
+type DispatchEnqueuer interface {
+	EnqueueDispatchTx(ctx context.Context, tx *sql.Tx, outboxIDs []int64) error
+}
+
+// UnitOfWork runs use-case work in one bun transaction.
+type UnitOfWork struct {
+	db       *bun.DB
+	enqueuer DispatchEnqueuer
+}
+
+// NewUnitOfWork returns a unit of work whose outbox schedules dispatch jobs
+// through enqueuer.
+func NewUnitOfWork(db *bun.DB, enqueuer DispatchEnqueuer) *UnitOfWork {
+	return &UnitOfWork{db: db, enqueuer: enqueuer}
+}
+
+var _ ports.UnitOfWork = (*UnitOfWork)(nil)
+
+// Do runs fn in a transaction; it rolls back when fn returns an error or
+// panics, and commits otherwise.
+func (u *UnitOfWork) Do(ctx context.Context, fn func(ctx context.Context, tx ports.Tx) error) error {
+	err := u.db.RunInTx(ctx, nil, func(ctx context.Context, btx bun.Tx) error {
+		return fn(ctx, &txRepos{tx: btx, enqueuer: u.enqueuer})
+	})
+	if err != nil {
+		return fmt.Errorf("transaction: %w", err)
+	}
+	return nil
+}
+
+type txRepos struct {
+	tx       bun.Tx
+	enqueuer DispatchEnqueuer
+}
+
+func (t *txRepos) InboundSources() ports.InboundSourceRepository {
+	return inboundSources{db: t.tx}
+}
+
+func (t *txRepos) WebhookConfigs() ports.WebhookConfigRepository {
+	return webhookConfigs{db: t.tx}
+}
+
+func (t *txRepos) Outbox() ports.Outbox { return outbox{tx: t.tx, enqueuer: t.enqueuer} }

@@ -1,0 +1,75 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aurix/integrations/domain"
+	"github.com/aurix/integrations/ports"
+)
+
+// maxCorrelationIDTries bounds retries after a correlation id collision. With
+// 62^6 possible ids a second collision in a row means something is wrong.
+const maxCorrelationIDTries = 5
+
+// Clicks records widget clicks.
+type Clicks struct {
+	UoW      ports.UnitOfWork
+	Clock    ports.Clock
+	IDs      ports.IDGenerator
+	Refs     ports.CorrelationIDGenerator
+	Bots     ports.BotDetector
+	WhatsApp domain.WhatsAppLink
+}
+
+var _ ports.ClickRecorder = (*Clicks)(nil)
+
+// RecordClick stores the click and, for a person, its widget.click event, in
+// one transaction. A correlation id that is already taken is replaced by a
+// fresh one and never surfaces to the caller.
+func (c *Clicks) RecordClick(ctx context.Context, cmd ports.RecordClickCommand) (ports.ClickReceipt, error) {
+	deviceID := cmd.DeviceID
+	if deviceID == "" {
+		deviceID = c.IDs.NewID()
+	}
+	isBot := c.Bots != nil && c.Bots.IsBot(cmd.UserAgent)
+	for range maxCorrelationIDTries {
+		ref, err := c.Refs.NewCorrelationID()
+		if err != nil {
+			return ports.ClickReceipt{}, fmt.Errorf("new correlation id: %w", err)
+		}
+		src, err := domain.RecordClick(domain.NewClick{
+			CorrelationID: ref,
+			ClickURL:      cmd.ClickURL,
+			DeviceID:      deviceID,
+			UserAgent:     cmd.UserAgent,
+			IPAddress:     cmd.IPAddress,
+			IsBot:         isBot,
+			EventID:       c.IDs.NewID(),
+			Now:           c.Clock.Now(),
+		})
+		if err != nil {
+			return ports.ClickReceipt{}, err
+		}
+		err = c.UoW.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+			if err := tx.InboundSources().Add(ctx, src); err != nil {
+				return err
+			}
+			return tx.Outbox().Append(ctx, src.PullEvents()...)
+		})
+		if errors.Is(err, domain.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return ports.ClickReceipt{}, fmt.Errorf("record click: %w", err)
+		}
+		return ports.ClickReceipt{
+			CorrelationID: ref,
+			DeviceID:      deviceID,
+			WhatsAppURL:   c.WhatsApp.For(ref),
+			CreatedAt:     src.CreatedAt(),
+		}, nil
+	}
+	return ports.ClickReceipt{}, fmt.Errorf("record click: no free correlation id after %d tries", maxCorrelationIDTries)
+}

@@ -1,0 +1,122 @@
+package bootstrap
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/aurix/integrations/domain"
+)
+
+// Config is every setting the service reads from the environment. Variable
+// names are the platform contract's.
+type Config struct {
+	DatabaseURL      string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/aurix?sslmode=disable"`
+	HTTPAddr         string `env:"AURIX_HTTP_ADDR" envDefault:":8080"`
+	MigrateOnStart   bool   `env:"AURIX_MIGRATE_ON_START" envDefault:"true"`
+	DatabaseMaxConns int32  `env:"AURIX_DATABASE_MAX_CONNS" envDefault:"20"`
+
+	WidgetAllowedOrigins []string `env:"AURIX_WIDGET_ALLOWED_ORIGINS" envDefault:"*" envSeparator:","`
+	TrustedProxiesRaw    []string `env:"AURIX_TRUSTED_PROXIES" envSeparator:","`
+	TrustedProxies       []netip.Prefix
+
+	WhatsAppNumber  string `env:"AURIX_WHATSAPP_NUMBER,required"`
+	WhatsAppPrefill string `env:"AURIX_WHATSAPP_PREFILL" envDefault:"Hi! I'd like to know more. [ref: {ref}]"`
+
+	Integrations []string `env:"AURIX_INTEGRATIONS" envDefault:"topkee" envSeparator:","`
+	// IntegrationKeys is read from <SERVICE>_INTEGRATION_API_KEY per service.
+	IntegrationKeys map[string]string
+
+	WebhookAllowInsecure       bool          `env:"AURIX_WEBHOOK_ALLOW_INSECURE" envDefault:"false"`
+	WebhookAllowPrivateTargets bool          `env:"AURIX_WEBHOOK_ALLOW_PRIVATE_TARGETS" envDefault:"false"`
+	WebhookTimeout             time.Duration `env:"AURIX_WEBHOOK_TIMEOUT" envDefault:"10s"`
+	WebhookRetryScheduleRaw    string        `env:"AURIX_WEBHOOK_RETRY_SCHEDULE" envDefault:"5s,5m,30m,2h,5h,10h,10h"`
+	WebhookRetrySchedule       domain.RetrySchedule
+	WebhookWorkers             int           `env:"AURIX_WEBHOOK_WORKERS" envDefault:"50"`
+	RiverFetchCooldown         time.Duration `env:"AURIX_RIVER_FETCH_COOLDOWN" envDefault:"20ms"`
+	RiverFetchPollInterval     time.Duration `env:"AURIX_RIVER_FETCH_POLL_INTERVAL" envDefault:"500ms"`
+	RiverRescueStuckJobsAfter  time.Duration `env:"AURIX_RIVER_RESCUE_AFTER" envDefault:"1m"`
+	ShutdownTimeout            time.Duration `env:"AURIX_SHUTDOWN_TIMEOUT" envDefault:"25s"`
+
+	AdminUser     string `env:"AURIX_ADMIN_USER" envDefault:"admin"`
+	AdminPassword string `env:"AURIX_ADMIN_PASSWORD"`
+
+	LogLevel string `env:"AURIX_LOG_LEVEL" envDefault:"info"`
+}
+
+var serviceName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+
+// Environ returns the process environment as a map.
+func Environ() map[string]string {
+	out := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		out[k] = v
+	}
+	return out
+}
+
+// LoadConfig reads and checks the variables in environ. A missing required
+// variable is an error that names it; every problem is reported at once.
+func LoadConfig(environ map[string]string) (Config, error) {
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
+		return c, fmt.Errorf("configuration: %w", err)
+	}
+	var errs []error
+	for _, raw := range c.TrustedProxiesRaw {
+		raw = strings.TrimSpace(raw)
+		if raw == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(raw)
+		if err != nil {
+			a, aerr := netip.ParseAddr(raw)
+			if aerr != nil {
+				errs = append(errs, fmt.Errorf("AURIX_TRUSTED_PROXIES: %q is not a CIDR or an address", raw))
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
+	schedule, err := domain.ParseRetrySchedule(c.WebhookRetryScheduleRaw)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("AURIX_WEBHOOK_RETRY_SCHEDULE: %w", err))
+	}
+	c.WebhookRetrySchedule = schedule
+	if strings.Trim(c.WhatsAppNumber, "+ ") == "" {
+		errs = append(errs, errors.New(`required environment variable "AURIX_WHATSAPP_NUMBER" is not set`))
+	}
+	c.IntegrationKeys = map[string]string{}
+	for _, s := range c.Integrations {
+		s = strings.TrimSpace(s)
+		if !serviceName.MatchString(s) {
+			errs = append(errs, fmt.Errorf("AURIX_INTEGRATIONS: %q is not a valid service name", s))
+			continue
+		}
+		name := strings.ToUpper(strings.ReplaceAll(s, "-", "_")) + "_INTEGRATION_API_KEY"
+		key := environ[name]
+		if key == "" {
+			errs = append(errs, fmt.Errorf("required environment variable %q is not set", name))
+			continue
+		}
+		c.IntegrationKeys[s] = key
+	}
+	if c.WebhookTimeout <= 0 {
+		errs = append(errs, errors.New("AURIX_WEBHOOK_TIMEOUT must be positive"))
+	}
+	if c.WebhookWorkers < 1 {
+		errs = append(errs, errors.New("AURIX_WEBHOOK_WORKERS must be at least 1"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, fmt.Errorf("configuration: %w", err)
+	}
+	return c, nil
+}

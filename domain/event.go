@@ -1,0 +1,102 @@
+package domain
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// EventType names a partner-visible event.
+type EventType string
+
+// The events partners receive, as named in the partner document.
+const (
+	EventWidgetClick    EventType = "widget.click"
+	EventLeadCorrelated EventType = "lead.correlated"
+	EventLeadComplete   EventType = "lead.complete"
+)
+
+// TimeLayout is the partner contract's timestamp format: RFC 3339, UTC,
+// milliseconds.
+const TimeLayout = "2006-01-02T15:04:05.000Z"
+
+// FormatTime renders t in the contract's timestamp format.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
+
+// Timestamp is a time that marshals in the contract's format.
+type Timestamp time.Time
+
+// MarshalJSON renders the timestamp as RFC 3339 UTC with milliseconds.
+func (t Timestamp) MarshalJSON() ([]byte, error) {
+	return json.Marshal(FormatTime(time.Time(t)))
+}
+
+// NullableTimestamp is a Timestamp that marshals to null when nil.
+type NullableTimestamp = *Timestamp
+
+// TimestampPtr returns a NullableTimestamp for t, nil when t is nil.
+func TimestampPtr(t *time.Time) NullableTimestamp {
+	if t == nil {
+		return nil
+	}
+	ts := Timestamp(*t)
+	return &ts
+}
+
+// Event is one domain event in the partner envelope. Its payload bytes are
+// fixed once, when the event is written to the outbox, so every delivery
+// attempt sends identical bytes.
+type Event struct {
+	ID         string
+	Type       EventType
+	OccurredAt time.Time
+	// Data is the event-specific payload; its JSON field names are the
+	// partner document's.
+	Data any
+	// CorrelationID ties the event to a click for tracing and lookup; it is
+	// not part of the envelope (the payload carries it where the contract
+	// says so).
+	CorrelationID string
+}
+
+// envelope fixes the field order of the partner document.
+type envelope struct {
+	EventType EventType `json:"event_type"`
+	EventID   string    `json:"event_id"`
+	Timestamp Timestamp `json:"timestamp"`
+	Data      any       `json:"data"`
+}
+
+// Payload returns the event as the JSON body partners receive.
+func (e Event) Payload() ([]byte, error) {
+	b, err := marshalJSON(envelope{EventType: e.Type, EventID: e.ID, Timestamp: Timestamp(e.OccurredAt), Data: e.Data})
+	if err != nil {
+		return nil, fmt.Errorf("marshal %s event %s: %w", e.Type, e.ID, err)
+	}
+	return b, nil
+}
+
+// marshalJSON is json.Marshal without HTML escaping, so a click URL's "&"
+// stays "&" in the bytes partners receive, as in the partner document.
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// eventRecorder is embedded by aggregates that record events.
+type eventRecorder struct{ events []Event }
+
+func (r *eventRecorder) record(e Event) { r.events = append(r.events, e) }
+
+// PullEvents returns the events recorded since the last call and forgets them.
+func (r *eventRecorder) PullEvents() []Event {
+	ev := r.events
+	r.events = nil
+	return ev
+}

@@ -1,0 +1,146 @@
+package domain
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+)
+
+// MaxTargetURLBytes bounds a webhook target URL.
+const MaxTargetURLBytes = 2048
+
+// Secret is a webhook signing secret. It prints and logs as a placeholder so
+// that it cannot leak through a log line or an error by accident; Reveal is
+// the one way to read it.
+type Secret struct{ value string }
+
+// NewSecret wraps a stored secret value.
+func NewSecret(v string) Secret { return Secret{value: v} }
+
+// GenerateSecret returns "aurix_" and 64 hex characters from crypto/rand.
+func GenerateSecret() (Secret, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return Secret{}, fmt.Errorf("generate webhook secret: %w", err)
+	}
+	return Secret{value: "aurix_" + hex.EncodeToString(b)}, nil
+}
+
+// Reveal returns the secret's value, for signing and for showing it to its owner.
+func (s Secret) Reveal() string { return s.value }
+
+// String hides the value.
+func (s Secret) String() string { return "[redacted]" }
+
+// GoString hides the value from %#v.
+func (s Secret) GoString() string { return "domain.Secret{[redacted]}" }
+
+// LogValue hides the value from slog.
+func (s Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+
+// TargetPolicy says which target URLs a deployment accepts.
+type TargetPolicy struct {
+	// AllowInsecure accepts http:// targets besides https://.
+	AllowInsecure bool
+}
+
+// WebhookConfig is one integration service's webhook endpoint.
+type WebhookConfig struct {
+	id        string
+	service   string
+	targetURL string
+	secret    Secret
+	isActive  bool
+	createdAt time.Time
+	updatedAt time.Time
+}
+
+// ValidateTargetURL checks a webhook URL's form: absolute, https (or http when
+// allowed), with a host, no credentials, storable. Whether the host resolves to
+// a public address is checked by the application through a resolver.
+func ValidateTargetURL(raw string, p TargetPolicy) (*url.URL, error) {
+	const field = "url"
+	switch {
+	case raw == "":
+		return nil, invalid(field, "is required")
+	case len(raw) > MaxTargetURLBytes:
+		return nil, invalid(field, "must be at most %d bytes", MaxTargetURLBytes)
+	}
+	if m := checkText(raw); m != "" {
+		return nil, invalid(field, "%s", m)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Hostname() == "" {
+		return nil, invalid(field, "must be an absolute URL")
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && p.AllowInsecure:
+	case u.Scheme == "http":
+		return nil, invalid(field, "must use https")
+	default:
+		return nil, invalid(field, "must be an https URL")
+	}
+	if u.User != nil {
+		return nil, invalid(field, "must not contain credentials")
+	}
+	return u, nil
+}
+
+// NewWebhookConfig registers a service's first webhook endpoint with a fresh secret.
+func NewWebhookConfig(id, service, targetURL string, active bool, secret Secret, now time.Time) *WebhookConfig {
+	now = now.UTC().Truncate(time.Millisecond)
+	return &WebhookConfig{id: id, service: service, targetURL: targetURL, secret: secret,
+		isActive: active, createdAt: now, updatedAt: now}
+}
+
+// Update points the config at a new URL and optionally changes its active
+// flag. The secret is kept, so partners need not re-configure verification.
+func (c *WebhookConfig) Update(targetURL string, active *bool, now time.Time) {
+	c.targetURL = targetURL
+	if active != nil {
+		c.isActive = *active
+	}
+	c.updatedAt = now.UTC().Truncate(time.Millisecond)
+}
+
+// WebhookConfigRow is the stored form of a WebhookConfig.
+type WebhookConfigRow struct {
+	ID        string
+	Service   string
+	TargetURL string
+	Secret    Secret
+	IsActive  bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// RehydrateWebhookConfig rebuilds a config from storage.
+func RehydrateWebhookConfig(r WebhookConfigRow) *WebhookConfig {
+	return &WebhookConfig{id: r.ID, service: r.Service, targetURL: r.TargetURL, secret: r.Secret,
+		isActive: r.IsActive, createdAt: r.CreatedAt, updatedAt: r.UpdatedAt}
+}
+
+// Row returns the stored form.
+func (c *WebhookConfig) Row() WebhookConfigRow {
+	return WebhookConfigRow{ID: c.id, Service: c.service, TargetURL: c.targetURL, Secret: c.secret,
+		IsActive: c.isActive, CreatedAt: c.createdAt, UpdatedAt: c.updatedAt}
+}
+
+// ID returns the config's id.
+func (c *WebhookConfig) ID() string { return c.id }
+
+// Service returns the integration service the config belongs to.
+func (c *WebhookConfig) Service() string { return c.service }
+
+// TargetURL returns where events are delivered.
+func (c *WebhookConfig) TargetURL() string { return c.targetURL }
+
+// Secret returns the signing secret.
+func (c *WebhookConfig) Secret() Secret { return c.secret }
+
+// IsActive reports whether events are delivered to the config.
+func (c *WebhookConfig) IsActive() bool { return c.isActive }

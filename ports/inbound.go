@@ -1,0 +1,81 @@
+package ports
+
+import (
+	"context"
+	"time"
+
+	"github.com/aurix/integrations/domain"
+)
+
+// RecordClickCommand is a widget click as the HTTP adapter received it.
+type RecordClickCommand struct {
+	ClickURL  string
+	DeviceID  string
+	UserAgent string
+	IPAddress string
+}
+
+// ClickReceipt is what the widget gets back.
+type ClickReceipt struct {
+	CorrelationID domain.CorrelationID
+	DeviceID      string
+	WhatsAppURL   string
+	CreatedAt     time.Time
+}
+
+// ClickRecorder records widget clicks.
+type ClickRecorder interface {
+	RecordClick(ctx context.Context, cmd RecordClickCommand) (ClickReceipt, error)
+}
+
+// PutWebhookConfigCommand registers or updates a service's webhook endpoint.
+type PutWebhookConfigCommand struct {
+	Service  string
+	URL      string
+	IsActive *bool
+}
+
+// WebhookConfigView is a webhook config as shown to its owner, secret included.
+type WebhookConfigView struct {
+	ID          string
+	ServiceName string
+	TargetURL   string
+	Secret      domain.Secret
+	IsActive    bool
+}
+
+// WebhookConfigManager registers and shows webhook configs.
+type WebhookConfigManager interface {
+	PutWebhookConfig(ctx context.Context, cmd PutWebhookConfigCommand) (WebhookConfigView, error)
+	GetWebhookConfig(ctx context.Context, service string) (WebhookConfigView, error)
+}
+
+// EventDispatcher fans one outbox event out to every active webhook config.
+type EventDispatcher interface {
+	Dispatch(ctx context.Context, outboxID int64) error
+}
+
+// DeliveryRequest names one attempt to deliver one event to one config.
+type DeliveryRequest struct {
+	OutboxID int64
+	ConfigID string
+	// Attempt counts from 1.
+	Attempt int
+}
+
+// DeliveryOutcome says how an attempt ended and what should happen next.
+type DeliveryOutcome struct {
+	// Delivered is true when the receiver answered 2xx in time.
+	Delivered bool
+	// Skipped is true when nothing was sent (config gone or inactive).
+	Skipped bool
+	// StatusCode is the receiver's status, 0 when none was received.
+	StatusCode int
+	// Err describes a failed attempt.
+	Err error
+}
+
+// EventDeliverer performs one delivery attempt.
+type EventDeliverer interface {
+	Deliver(ctx context.Context, req DeliveryRequest) (DeliveryOutcome, error)
+}
