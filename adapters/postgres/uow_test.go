@@ -1,0 +1,159 @@
+package postgres_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aurix/integrations/adapters/postgres"
+	"github.com/aurix/integrations/adapters/postgres/pgtest"
+	riveradapter "github.com/aurix/integrations/adapters/river"
+	"github.com/aurix/integrations/domain"
+	"github.com/aurix/integrations/ports"
+)
+
+// failingEnqueuer inserts the real River job and then fails, so the test can
+// show that the job insert is rolled back with everything else.
+type failingEnqueuer struct{ real postgres.DispatchEnqueuer }
+
+func (f failingEnqueuer) EnqueueDispatchTx(ctx context.Context, tx *sql.Tx, ids []int64) error {
+	if err := f.real.EnqueueDispatchTx(ctx, tx, ids); err != nil {
+		return err
+	}
+	return errors.New("injected failure after the job insert")
+}
+
+type uowBundle struct {
+	db    *postgres.DB
+	queue *riveradapter.Queue
+}
+
+func setupUoW(t *testing.T) uowBundle {
+	t.Helper()
+	db := pgtest.Open(t)
+	client, err := river.NewClient(riverdatabasesql.New(db.SQL), &river.Config{})
+	require.NoError(t, err)
+	return uowBundle{db: db, queue: riveradapter.NewQueue(client, 8)}
+}
+
+func newClick(t *testing.T, ref, eventID string) *domain.InboundSource {
+	t.Helper()
+	s, err := domain.RecordClick(domain.NewClick{
+		CorrelationID: domain.CorrelationID(ref), ClickURL: "https://example.com/?utm_source=x",
+		DeviceID: "dev-1", UserAgent: "Mozilla/5.0", IPAddress: "203.0.113.9",
+		EventID: eventID, Now: time.Now(),
+	})
+	require.NoError(t, err)
+	return s
+}
+
+func count(t *testing.T, db *postgres.DB, table string) int {
+	t.Helper()
+	var n int
+	require.NoError(t, db.SQL.QueryRow("SELECT count(*) FROM "+table).Scan(&n))
+	return n
+}
+
+func recordClick(uow ports.UnitOfWork, s *domain.InboundSource, after func() error) error {
+	return uow.Do(context.Background(), func(ctx context.Context, tx ports.Tx) error {
+		if err := tx.InboundSources().Add(ctx, s); err != nil {
+			return err
+		}
+		if err := tx.Outbox().Append(ctx, s.PullEvents()...); err != nil {
+			return err
+		}
+		return after()
+	})
+}
+
+// TestUnitOfWorkIsAllOrNothing fails each write of the click transaction in
+// turn and checks that no click, no outbox row and no River job survive.
+func TestUnitOfWorkIsAllOrNothing(t *testing.T) {
+	t.Parallel()
+	const existingRef, existingEvent = "O-AAAAAA", "01900000-0000-7000-8000-000000000001"
+
+	cases := []struct {
+		name  string
+		uow   func(b uowBundle) ports.UnitOfWork
+		click func(t *testing.T) *domain.InboundSource
+		after func() error
+	}{
+		{
+			name:  "click insert fails (correlation id taken)",
+			uow:   func(b uowBundle) ports.UnitOfWork { return postgres.NewUnitOfWork(b.db.Bun, b.queue) },
+			click: func(t *testing.T) *domain.InboundSource { return newClick(t, existingRef, "01900000-0000-7000-8000-0000000000a1") },
+			after: func() error { return nil },
+		},
+		{
+			name:  "outbox insert fails (event id taken)",
+			uow:   func(b uowBundle) ports.UnitOfWork { return postgres.NewUnitOfWork(b.db.Bun, b.queue) },
+			click: func(t *testing.T) *domain.InboundSource { return newClick(t, "O-BBBBBB", existingEvent) },
+			after: func() error { return nil },
+		},
+		{
+			name:  "job insert fails",
+			uow:   func(b uowBundle) ports.UnitOfWork { return postgres.NewUnitOfWork(b.db.Bun, failingEnqueuer{b.queue}) },
+			click: func(t *testing.T) *domain.InboundSource { return newClick(t, "O-CCCCCC", "01900000-0000-7000-8000-0000000000c1") },
+			after: func() error { return nil },
+		},
+		{
+			name:  "use case fails after every write",
+			uow:   func(b uowBundle) ports.UnitOfWork { return postgres.NewUnitOfWork(b.db.Bun, b.queue) },
+			click: func(t *testing.T) *domain.InboundSource { return newClick(t, "O-DDDDDD", "01900000-0000-7000-8000-0000000000d1") },
+			after: func() error { return errors.New("boom") },
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setupUoW(t)
+			// One committed click with its event and job, for the clashes.
+			good := postgres.NewUnitOfWork(b.db.Bun, b.queue)
+			require.NoError(t, recordClick(good, newClick(t, existingRef, existingEvent), func() error { return nil }))
+			require.Equal(t, 1, count(t, b.db, "inbound_sources"))
+			require.Equal(t, 1, count(t, b.db, "outbox"))
+			require.Equal(t, 1, count(t, b.db, "river_job"))
+
+			err := recordClick(tc.uow(b), tc.click(t), tc.after)
+			require.Error(t, err)
+
+			require.Equal(t, 1, count(t, b.db, "inbound_sources"), "click rows")
+			require.Equal(t, 1, count(t, b.db, "outbox"), "outbox rows")
+			require.Equal(t, 1, count(t, b.db, "river_job"), "river jobs")
+		})
+	}
+}
+
+// TestUnitOfWorkRollsBackOnPanic checks a panicking use case leaves nothing.
+func TestUnitOfWorkRollsBackOnPanic(t *testing.T) {
+	t.Parallel()
+	b := setupUoW(t)
+	uow := postgres.NewUnitOfWork(b.db.Bun, b.queue)
+	require.Panics(t, func() {
+		_ = recordClick(uow, newClick(t, "O-EEEEEE", "01900000-0000-7000-8000-0000000000e1"), func() error { panic("mid-transaction") })
+	})
+	require.Equal(t, 0, count(t, b.db, "inbound_sources"))
+	require.Equal(t, 0, count(t, b.db, "outbox"))
+	require.Equal(t, 0, count(t, b.db, "river_job"))
+}
+
+// TestUnitOfWorkCommitsEverything is the control: a good click leaves one of each.
+func TestUnitOfWorkCommitsEverything(t *testing.T) {
+	t.Parallel()
+	b := setupUoW(t)
+	uow := postgres.NewUnitOfWork(b.db.Bun, b.queue)
+	require.NoError(t, recordClick(uow, newClick(t, "O-FFFFFF", "01900000-0000-7000-8000-0000000000f1"), func() error { return nil }))
+	require.Equal(t, 1, count(t, b.db, "inbound_sources"))
+	require.Equal(t, 1, count(t, b.db, "outbox"))
+	var kind string
+	var args []byte
+	require.NoError(t, b.db.SQL.QueryRow("SELECT kind, args FROM river_job").Scan(&kind, &args))
+	require.Equal(t, "aurix.dispatch_event", kind)
+	require.JSONEq(t, `{"outbox_id":1}`, string(args), "the job carries only the outbox id")
+}

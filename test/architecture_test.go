@@ -1,0 +1,118 @@
+package test
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const module = "github.com/aurix/integrations"
+
+// layerOf names a project package's layer: its first path element.
+func layerOf(pkg string) string {
+	rel := strings.TrimPrefix(strings.TrimPrefix(pkg, module), "/")
+	layer, _, _ := strings.Cut(rel, "/")
+	return layer
+}
+
+// adapterOf names the adapter a package of adapters/ belongs to.
+func adapterOf(pkg string) string {
+	rel := strings.TrimPrefix(pkg, module+"/adapters/")
+	name, _, _ := strings.Cut(rel, "/")
+	return name
+}
+
+// allowed reports whether a package of layer from may depend on to.
+func allowed(from, to string) bool {
+	lf, lt := layerOf(from), layerOf(to)
+	switch lf {
+	case "domain":
+		return lt == "domain"
+	case "ports":
+		return lt == "domain" || lt == "ports"
+	case "application":
+		return lt == "domain" || lt == "ports" || lt == "application"
+	case "migrations":
+		return lt == "migrations"
+	case "adapters":
+		switch lt {
+		case "domain", "ports", "application":
+			return true
+		case "migrations":
+			return adapterOf(from) == "postgres"
+		case "adapters":
+			// An adapter may use its own sub-packages, never another adapter.
+			return adapterOf(from) == adapterOf(to)
+		}
+		return false
+	case "bootstrap", "test":
+		return true
+	}
+	return false
+}
+
+type listedPackage struct {
+	ImportPath string
+	Deps       []string
+}
+
+// TestDependencyRule reads `go list -deps` for every package of the module
+// and fails when one depends (directly or not) on a layer it may not.
+func TestDependencyRule(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command("go", "list", "-json=ImportPath,Deps", module+"/...")
+	cmd.Dir = ".."
+	out, err := cmd.Output()
+	require.NoError(t, err, "go list")
+
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	seen := 0
+	for {
+		var p listedPackage
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else {
+			require.NoError(t, err)
+		}
+		seen++
+		for _, dep := range p.Deps {
+			if !strings.HasPrefix(dep, module+"/") && dep != module {
+				continue
+			}
+			if !allowed(p.ImportPath, dep) {
+				t.Errorf("%s must not depend on %s (ENGINEERING.md dependency rule)", p.ImportPath, dep)
+			}
+		}
+	}
+	require.Greater(t, seen, 8, "go list found too few packages")
+}
+
+// TestDependencyRuleCatchesViolations proves the checker itself can fail.
+func TestDependencyRuleCatchesViolations(t *testing.T) {
+	t.Parallel()
+	bad := [][2]string{
+		{module + "/domain", module + "/ports"},
+		{module + "/ports", module + "/application"},
+		{module + "/application", module + "/adapters/postgres"},
+		{module + "/adapters/http", module + "/adapters/postgres"},
+		{module + "/adapters/river", module + "/bootstrap"},
+		{module + "/domain", module + "/migrations"},
+		{module + "/adapters/http", module + "/migrations"},
+	}
+	for _, b := range bad {
+		require.False(t, allowed(b[0], b[1]), "%s → %s should be refused", b[0], b[1])
+	}
+	good := [][2]string{
+		{module + "/application", module + "/domain"},
+		{module + "/adapters/postgres/pgtest", module + "/adapters/postgres"},
+		{module + "/adapters/postgres", module + "/migrations"},
+		{module + "/bootstrap", module + "/adapters/http"},
+	}
+	for _, g := range good {
+		require.True(t, allowed(g[0], g[1]), "%s → %s should be allowed", g[0], g[1])
+	}
+}
