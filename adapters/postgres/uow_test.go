@@ -85,9 +85,11 @@ func TestUnitOfWorkIsAllOrNothing(t *testing.T) {
 		after func() error
 	}{
 		{
-			name:  "click insert fails (correlation id taken)",
-			uow:   func(b uowBundle) ports.UnitOfWork { return postgres.NewUnitOfWork(b.db.Bun, b.queue) },
-			click: func(t *testing.T) *domain.InboundSource { return newClick(t, existingRef, "01900000-0000-7000-8000-0000000000a1") },
+			name: "click insert fails (correlation id taken)",
+			uow:  func(b uowBundle) ports.UnitOfWork { return postgres.NewUnitOfWork(b.db.Bun, b.queue) },
+			click: func(t *testing.T) *domain.InboundSource {
+				return newClick(t, existingRef, "01900000-0000-7000-8000-0000000000a1")
+			},
 			after: func() error { return nil },
 		},
 		{
@@ -97,15 +99,19 @@ func TestUnitOfWorkIsAllOrNothing(t *testing.T) {
 			after: func() error { return nil },
 		},
 		{
-			name:  "job insert fails",
-			uow:   func(b uowBundle) ports.UnitOfWork { return postgres.NewUnitOfWork(b.db.Bun, failingEnqueuer{b.queue}) },
-			click: func(t *testing.T) *domain.InboundSource { return newClick(t, "O-CCCCCC", "01900000-0000-7000-8000-0000000000c1") },
+			name: "job insert fails",
+			uow:  func(b uowBundle) ports.UnitOfWork { return postgres.NewUnitOfWork(b.db.Bun, failingEnqueuer{b.queue}) },
+			click: func(t *testing.T) *domain.InboundSource {
+				return newClick(t, "O-CCCCCC", "01900000-0000-7000-8000-0000000000c1")
+			},
 			after: func() error { return nil },
 		},
 		{
-			name:  "use case fails after every write",
-			uow:   func(b uowBundle) ports.UnitOfWork { return postgres.NewUnitOfWork(b.db.Bun, b.queue) },
-			click: func(t *testing.T) *domain.InboundSource { return newClick(t, "O-DDDDDD", "01900000-0000-7000-8000-0000000000d1") },
+			name: "use case fails after every write",
+			uow:  func(b uowBundle) ports.UnitOfWork { return postgres.NewUnitOfWork(b.db.Bun, b.queue) },
+			click: func(t *testing.T) *domain.InboundSource {
+				return newClick(t, "O-DDDDDD", "01900000-0000-7000-8000-0000000000d1")
+			},
 			after: func() error { return errors.New("boom") },
 		},
 	}
