@@ -29,6 +29,13 @@ type Config struct {
 	WhatsAppNumber  string `env:"AURIX_WHATSAPP_NUMBER,required"`
 	WhatsAppPrefill string `env:"AURIX_WHATSAPP_PREFILL" envDefault:"Hi! I'd like to know more. [ref: {ref}]"`
 
+	WhatsAppVerifyToken string        `env:"AURIX_WHATSAPP_VERIFY_TOKEN,required"`
+	WhatsAppAppSecret   string        `env:"AURIX_WHATSAPP_APP_SECRET,required"`
+	CorrelationWindow   time.Duration `env:"AURIX_CORRELATION_WINDOW" envDefault:"168h"`
+
+	AgentAPIKey        string   `env:"AURIX_AGENT_API_KEY,required"`
+	LeadRequiredFields []string `env:"AURIX_LEAD_REQUIRED_FIELDS" envDefault:"name,email,phone" envSeparator:","`
+
 	Integrations []string `env:"AURIX_INTEGRATIONS" envDefault:"topkee" envSeparator:","`
 	// IntegrationKeys is read from <SERVICE>_INTEGRATION_API_KEY per service.
 	IntegrationKeys map[string]string
@@ -108,6 +115,15 @@ func LoadConfig(environ map[string]string) (Config, error) {
 			continue
 		}
 		c.IntegrationKeys[s] = key
+	}
+	for i, f := range c.LeadRequiredFields {
+		c.LeadRequiredFields[i] = strings.TrimSpace(f)
+		if !domain.ValidLeadDataKey(c.LeadRequiredFields[i]) {
+			errs = append(errs, fmt.Errorf("AURIX_LEAD_REQUIRED_FIELDS: %q is not a valid lead_data key", f))
+		}
+	}
+	if c.CorrelationWindow <= 0 {
+		errs = append(errs, errors.New("AURIX_CORRELATION_WINDOW must be positive"))
 	}
 	if c.WebhookTimeout <= 0 {
 		errs = append(errs, errors.New("AURIX_WEBHOOK_TIMEOUT must be positive"))

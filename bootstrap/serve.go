@@ -22,6 +22,7 @@ import (
 	"github.com/aurix/integrations/adapters/postgres"
 	riveradapter "github.com/aurix/integrations/adapters/river"
 	"github.com/aurix/integrations/adapters/system"
+	"github.com/aurix/integrations/adapters/useragent"
 	"github.com/aurix/integrations/adapters/webhook"
 	"github.com/aurix/integrations/application"
 	"github.com/aurix/integrations/domain"
@@ -83,7 +84,7 @@ func (a *App) wire(ctx context.Context) error {
 	clock, ids := system.Clock{}, system.UUIDs{}
 
 	clicks := &application.Clicks{
-		UoW: uow, Clock: clock, IDs: ids, Refs: system.CorrelationIDs{},
+		UoW: uow, Clock: clock, IDs: ids, Refs: system.CorrelationIDs{}, Bots: useragent.New(),
 		WhatsApp: domain.WhatsAppLink{Number: cfg.WhatsAppNumber, Prefill: cfg.WhatsAppPrefill},
 	}
 	configs := &application.WebhookConfigs{
@@ -139,17 +140,24 @@ func (a *App) wire(ctx context.Context) error {
 	}
 
 	a.handler = httpadapter.NewRouter(httpadapter.Deps{
-		Clicks:          clicks,
-		WebhookConfigs:  configs,
-		Ready:           readiness(migrator),
-		IntegrationKeys: cfg.IntegrationKeys,
-		AllowedOrigins:  cfg.WidgetAllowedOrigins,
-		TrustedProxies:  cfg.TrustedProxies,
-		Admin:           admin,
-		AdminPrefix:     "/riverui",
-		AdminUser:       cfg.AdminUser,
-		AdminPassword:   cfg.AdminPassword,
-		Logger:          log,
+		Clicks:         clicks,
+		WebhookConfigs: configs,
+		WhatsApp: &application.WhatsApp{UoW: uow, Clock: clock, IDs: ids, Refs: system.CorrelationIDs{},
+			Window: cfg.CorrelationWindow},
+		Leads:               &application.Leads{UoW: uow, Clock: clock, IDs: ids, Required: cfg.LeadRequiredFields},
+		Partner:             &application.Partner{Reader: store},
+		WhatsAppVerifyToken: cfg.WhatsAppVerifyToken,
+		WhatsAppAppSecret:   []byte(cfg.WhatsAppAppSecret),
+		AgentAPIKey:         cfg.AgentAPIKey,
+		Ready:               readiness(migrator),
+		IntegrationKeys:     cfg.IntegrationKeys,
+		AllowedOrigins:      cfg.WidgetAllowedOrigins,
+		TrustedProxies:      cfg.TrustedProxies,
+		Admin:               admin,
+		AdminPrefix:         "/riverui",
+		AdminUser:           cfg.AdminUser,
+		AdminPassword:       cfg.AdminPassword,
+		Logger:              log,
 	})
 	return nil
 }

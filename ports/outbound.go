@@ -44,12 +44,19 @@ type Tx interface {
 	InboundSources() InboundSourceRepository
 	WebhookConfigs() WebhookConfigRepository
 	Outbox() Outbox
+	Conversations() ConversationRepository
+	Leads() LeadRepository
 }
 
 // InboundSourceRepository stores clicks.
 type InboundSourceRepository interface {
 	// Add stores a new click; a taken correlation id is domain.ErrConflict.
 	Add(ctx context.Context, s *domain.InboundSource) error
+	// ByCorrelationIDForUpdate returns the click, locked until the
+	// transaction ends, or domain.ErrNotFound.
+	ByCorrelationIDForUpdate(ctx context.Context, ref domain.CorrelationID) (*domain.InboundSource, error)
+	// SaveCorrelation stores that the click is now linked to a conversation.
+	SaveCorrelation(ctx context.Context, s *domain.InboundSource) error
 }
 
 // WebhookConfigRepository loads and stores webhook configs.

@@ -62,3 +62,19 @@ func basicAuth(user, password string, next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// secretMatcher checks a presented secret against one expected value in
+// constant time; an unset expected value matches nothing.
+type secretMatcher struct {
+	digest [32]byte
+	set    bool
+}
+
+func newSecretMatcher(secret string) secretMatcher {
+	return secretMatcher{digest: sha256.Sum256([]byte(secret)), set: secret != ""}
+}
+
+func (m secretMatcher) equal(presented string) bool {
+	got := sha256.Sum256([]byte(presented))
+	return subtle.ConstantTimeCompare(m.digest[:], got[:]) == 1 && m.set
+}

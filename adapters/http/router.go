@@ -18,6 +18,15 @@ import (
 type Deps struct {
 	Clicks         ports.ClickRecorder
 	WebhookConfigs ports.WebhookConfigManager
+	WhatsApp       ports.WhatsAppInbox
+	Leads          ports.LeadAgentAPI
+	Partner        ports.PartnerQueries
+	// WhatsAppVerifyToken answers Meta's subscription handshake.
+	WhatsAppVerifyToken string
+	// WhatsAppAppSecret keys X-Hub-Signature-256.
+	WhatsAppAppSecret []byte
+	// AgentAPIKey is the AI agent's Bearer key.
+	AgentAPIKey string
 	// Ready reports whether the service can serve (database, schema).
 	Ready func(ctx context.Context) error
 	// IntegrationKeys maps each integration service to its API key.
@@ -39,7 +48,8 @@ func NewRouter(d Deps) *mux.Router {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	h := &handlers{deps: d, keys: newKeyRing(d.IntegrationKeys)}
+	h := &handlers{deps: d, keys: newKeyRing(d.IntegrationKeys),
+		verifyToken: newSecretMatcher(d.WhatsAppVerifyToken), agentKey: newSecretMatcher(d.AgentAPIKey)}
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeProblem(w, Problem{Type: "/problems/not-found", Title: "Not found", Status: http.StatusNotFound, Detail: "no such route"})
@@ -62,6 +72,16 @@ func NewRouter(d Deps) *mux.Router {
 	partner.Use(h.requireIntegrationKey)
 	partner.HandleFunc("/webhook-config", h.putWebhookConfig).Methods(http.MethodPut)
 	partner.HandleFunc("/webhook-config", h.getWebhookConfig).Methods(http.MethodGet)
+	partner.HandleFunc("/leads", h.listLeads).Methods(http.MethodGet)
+	partner.HandleFunc("/attribution", h.listAttribution).Methods(http.MethodGet)
+
+	r.HandleFunc("/api/whatsapp/webhook", h.verifyWhatsApp).Methods(http.MethodGet)
+	r.HandleFunc("/api/whatsapp/webhook", h.receiveWhatsApp).Methods(http.MethodPost)
+
+	agent := r.PathPrefix("/api/conversations/{conversation_id:[0-9]+}").Subrouter()
+	agent.Use(h.requireAgentKey)
+	agent.HandleFunc("/lead", h.getLead).Methods(http.MethodGet)
+	agent.HandleFunc("/lead", h.patchLead).Methods(http.MethodPatch)
 
 	r.HandleFunc("/healthz", h.healthz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", h.readyz).Methods(http.MethodGet, http.MethodHead)
@@ -73,8 +93,10 @@ func NewRouter(d Deps) *mux.Router {
 }
 
 type handlers struct {
-	deps Deps
-	keys keyRing
+	deps        Deps
+	keys        keyRing
+	verifyToken secretMatcher
+	agentKey    secretMatcher
 }
 
 // requireIntegrationKey lets a request through only with the Bearer key of

@@ -87,3 +87,69 @@ type attemptModel struct {
 	ResponseBody    []byte    `bun:"response_body,type:bytea"`
 	AttemptedAt     time.Time `bun:"attempted_at"`
 }
+
+func (m *inboundSourceModel) domain() (*domain.InboundSource, error) {
+	var params domain.MarketingParams
+	if len(m.ParsedParams) > 0 {
+		if err := json.Unmarshal(m.ParsedParams, &params); err != nil {
+			return nil, err
+		}
+	}
+	return domain.RehydrateInboundSource(domain.InboundSourceRow{
+		CorrelationID: domain.CorrelationID(m.CorrelationID), DeviceID: m.DeviceID, ClickURL: m.ClickURL,
+		ParsedParams: params, UserAgent: m.UserAgent, IPAddress: m.IPAddress, IsBot: m.IsBot,
+		CreatedAt: m.CreatedAt, CorrelatedAt: m.CorrelatedAt, ConversationID: m.ConversationID,
+	}), nil
+}
+
+type leadModel struct {
+	bun.BaseModel `bun:"table:leads"`
+
+	ConversationID int64             `bun:"conversation_id,pk"`
+	ChannelID      string            `bun:"channel_id"`
+	Phone          *string           `bun:"phone"`
+	BSUID          *string           `bun:"bsuid"`
+	Status         string            `bun:"status"`
+	CorrelationID  *string           `bun:"correlation_id"`
+	LeadData       map[string]string `bun:"lead_data,type:jsonb"`
+	CreatedAt      time.Time         `bun:"created_at"`
+	CorrelatedAt   *time.Time        `bun:"correlated_at"`
+	CompletedAt    *time.Time        `bun:"completed_at"`
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func leadFrom(l *domain.Lead) *leadModel {
+	r := l.Row()
+	m := &leadModel{ConversationID: r.ConversationID, ChannelID: r.ChannelID, Phone: nullable(r.Sender.Phone),
+		BSUID: nullable(r.Sender.BSUID), Status: string(r.Status), LeadData: r.Data, CreatedAt: r.CreatedAt,
+		CorrelatedAt: r.CorrelatedAt, CompletedAt: r.CompletedAt}
+	if r.CorrelationID != nil {
+		m.CorrelationID = nullable(string(*r.CorrelationID))
+	}
+	return m
+}
+
+func (m *leadModel) domain() *domain.Lead {
+	var ref *domain.CorrelationID
+	if m.CorrelationID != nil {
+		r := domain.CorrelationID(*m.CorrelationID)
+		ref = &r
+	}
+	return domain.RehydrateLead(domain.LeadRow{ConversationID: m.ConversationID, ChannelID: m.ChannelID,
+		Sender: domain.Sender{Phone: deref(m.Phone), BSUID: deref(m.BSUID)}, Status: domain.LeadStatus(m.Status),
+		CorrelationID: ref, Data: m.LeadData, CreatedAt: m.CreatedAt, CorrelatedAt: m.CorrelatedAt,
+		CompletedAt: m.CompletedAt})
+}

@@ -2,6 +2,10 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -51,4 +55,90 @@ func (r webhookConfigs) Save(ctx context.Context, c *domain.WebhookConfig) error
 		Set("updated_at = EXCLUDED.updated_at").
 		Exec(ctx)
 	return classify(err, "save webhook config")
+}
+
+func (r inboundSources) ByCorrelationIDForUpdate(ctx context.Context, ref domain.CorrelationID) (*domain.InboundSource, error) {
+	var m inboundSourceModel
+	if err := r.db.NewSelect().Model(&m).Where("correlation_id = ?", string(ref)).For("UPDATE").Scan(ctx); err != nil {
+		return nil, classify(err, "select inbound source")
+	}
+	s, err := m.domain()
+	if err != nil {
+		return nil, fmt.Errorf("read inbound source %s: %w", ref, err)
+	}
+	return s, nil
+}
+
+func (r inboundSources) SaveCorrelation(ctx context.Context, s *domain.InboundSource) error {
+	row := s.Row()
+	_, err := r.db.NewUpdate().Table("inbound_sources").
+		Set("conversation_id = ?", row.ConversationID).
+		Set("correlated_at = ?", row.CorrelatedAt).
+		Where("correlation_id = ?", string(row.CorrelationID)).
+		Exec(ctx)
+	return classify(err, "update inbound source correlation")
+}
+
+type conversations struct{ db bun.IDB }
+
+func (r conversations) RecordMessage(ctx context.Context, channelID, messageID string, at time.Time) (bool, error) {
+	res, err := r.db.NewRaw(
+		"INSERT INTO whatsapp_messages (message_id, channel_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+		messageID, channelID, at).Exec(ctx)
+	if err != nil {
+		return false, classify(err, "record whatsapp message")
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("record whatsapp message: %w", err)
+	}
+	return n == 1, nil
+}
+
+func (r conversations) Open(ctx context.Context, channelID string, sender domain.Sender, at time.Time) (int64, bool, error) {
+	var id int64
+	// Any unique clash (phone or BSUID on this channel) means the
+	// conversation exists; a concurrent insert makes this wait for it.
+	err := r.db.NewRaw(
+		"INSERT INTO conversations (channel_id, phone, bsuid, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+		channelID, nullable(sender.Phone), nullable(sender.BSUID), at).Scan(ctx, &id)
+	if err == nil {
+		return id, true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, false, classify(err, "insert conversation")
+	}
+	err = r.db.NewRaw(
+		"SELECT id FROM conversations WHERE channel_id = ? AND (phone = ? OR bsuid = ?) ORDER BY id LIMIT 1",
+		channelID, nullable(sender.Phone), nullable(sender.BSUID)).Scan(ctx, &id)
+	if err != nil {
+		return 0, false, classify(err, "select conversation")
+	}
+	return id, false, nil
+}
+
+type leads struct{ db bun.IDB }
+
+func (r leads) Add(ctx context.Context, l *domain.Lead) error {
+	_, err := r.db.NewInsert().Model(leadFrom(l)).Exec(ctx)
+	return classify(err, "insert lead")
+}
+
+func (r leads) ByConversation(ctx context.Context, conversationID int64, forUpdate bool) (*domain.Lead, error) {
+	var m leadModel
+	q := r.db.NewSelect().Model(&m).Where("conversation_id = ?", conversationID)
+	if forUpdate {
+		q = q.For("UPDATE")
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, classify(err, "select lead")
+	}
+	return m.domain(), nil
+}
+
+func (r leads) Save(ctx context.Context, l *domain.Lead) error {
+	_, err := r.db.NewUpdate().Model(leadFrom(l)).WherePK().
+		Column("status", "correlation_id", "lead_data", "correlated_at", "completed_at").
+		Exec(ctx)
+	return classify(err, "update lead")
 }

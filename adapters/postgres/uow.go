@@ -55,4 +55,8 @@ func (t *txRepos) WebhookConfigs() ports.WebhookConfigRepository {
 	return webhookConfigs{db: t.tx}
 }
 
+func (t *txRepos) Conversations() ports.ConversationRepository { return conversations{db: t.tx} }
+
+func (t *txRepos) Leads() ports.LeadRepository { return leads{db: t.tx} }
+
 func (t *txRepos) Outbox() ports.Outbox { return outbox{tx: t.tx, enqueuer: t.enqueuer} }
