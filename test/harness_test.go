@@ -338,3 +338,5 @@ func standardWebhooksVerify(h http.Header, body []byte, whsec string) error {
 }
 
 func whsec(secret string) string { return "whsec_" + base64.StdEncoding.EncodeToString([]byte(secret)) }
+
+func jsonBody(s string) io.Reader { return strings.NewReader(s) }
