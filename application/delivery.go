@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	"github.com/aurix/integrations/domain"
 	"github.com/aurix/integrations/ports"
@@ -11,88 +13,158 @@ import (
 
 // Dispatcher fans outbox events out to the active webhook configs.
 type Dispatcher struct {
+	UoW     ports.UnitOfWork
+	Events  ports.OutboxReader
 	Configs ports.ActiveConfigLister
-	Queue   ports.DeliveryQueue
+	Clock   ports.Clock
 }
 
 var _ ports.EventDispatcher = (*Dispatcher)(nil)
 
-// Dispatch schedules one delivery of the event per active config. Running it
-// again for the same event schedules nothing twice.
+// Dispatch opens one delivery of the event per active config and schedules
+// its first attempt, in one transaction. Running it again for the same
+// event opens nothing twice.
 func (d *Dispatcher) Dispatch(ctx context.Context, outboxID int64) error {
-	configs, err := d.Configs.ActiveWebhookConfigs(ctx)
+	ev, err := d.Events.OutboxEvent(ctx, outboxID)
+	if errors.Is(err, domain.ErrNotFound) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("dispatch outbox event %d: %w", outboxID, err)
 	}
-	if len(configs) == 0 {
-		return nil
+	configs, err := d.Configs.ActiveWebhookConfigs(ctx)
+	if err != nil || len(configs) == 0 {
+		return err
 	}
-	ids := make([]string, len(configs))
+	now := d.Clock.Now()
+	ds := make([]ports.NewDelivery, len(configs))
 	for i, c := range configs {
-		ids[i] = c.ID()
+		ds[i] = ports.NewDelivery{OutboxID: outboxID, EventID: ev.EventID, EventType: ev.Type, ConfigID: c.ID(), CreatedAt: now}
 	}
-	if err := d.Queue.EnqueueDeliveries(ctx, outboxID, ids); err != nil {
+	err = d.UoW.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+		_, err := tx.Deliveries().Open(ctx, ds)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("dispatch outbox event %d: %w", outboxID, err)
 	}
 	return nil
 }
 
-// Deliverer sends one event to one config and records the attempt.
+// Deliverer makes delivery attempts and decides what follows each.
 type Deliverer struct {
-	Events   ports.OutboxReader
-	Configs  ports.WebhookConfigReader
-	Sender   ports.WebhookSender
-	Attempts ports.AttemptLog
-	Clock    ports.Clock
+	UoW        ports.UnitOfWork
+	Deliveries ports.DeliveryReader
+	Sender     ports.WebhookSender
+	Clock      ports.Clock
+	Schedule   domain.RetrySchedule
+	// DisableAfter switches off an endpoint whose deliveries have all
+	// failed for this long; 0 never does.
+	DisableAfter time.Duration
+	// Jitter returns a number in [0,1) for retry jitter; nil uses math/rand.
+	Jitter func() float64
 }
 
 var _ ports.EventDeliverer = (*Deliverer)(nil)
 
-// Deliver makes one attempt. The returned error is for the caller's
-// infrastructure (the attempt could not even be made or recorded); how the
-// receiver answered is in the outcome.
+// Deliver makes the attempt the request names, records it, and in the same
+// transaction schedules the next attempt or finishes the delivery. The
+// returned error is for the caller's infrastructure (retry the job); how
+// the receiver answered is in the outcome.
 func (d *Deliverer) Deliver(ctx context.Context, req ports.DeliveryRequest) (ports.DeliveryOutcome, error) {
-	ev, err := d.Events.OutboxEvent(ctx, req.OutboxID)
+	target, err := d.Deliveries.DeliveryTarget(ctx, req.DeliveryID)
 	if errors.Is(err, domain.ErrNotFound) {
 		return ports.DeliveryOutcome{Skipped: true}, nil
 	}
 	if err != nil {
-		return ports.DeliveryOutcome{}, fmt.Errorf("load outbox event %d: %w", req.OutboxID, err)
+		return ports.DeliveryOutcome{}, fmt.Errorf("load delivery %d: %w", req.DeliveryID, err)
 	}
-	cfg, err := d.Configs.WebhookConfigByID(ctx, req.ConfigID)
-	if errors.Is(err, domain.ErrNotFound) {
-		return ports.DeliveryOutcome{Skipped: true}, nil
+	// A request for an attempt already made (a job rescued after a crash
+	// that happened after its attempt was recorded) is stale.
+	if target.Status != domain.DeliveryPending || target.Attempts+1 != req.Attempt {
+		return ports.DeliveryOutcome{Skipped: true, Status: target.Status}, nil
 	}
-	if err != nil {
-		return ports.DeliveryOutcome{}, fmt.Errorf("load webhook config %s: %w", req.ConfigID, err)
-	}
+	cfg := target.Config
+	now := d.Clock.Now()
 	if !cfg.IsActive() {
-		return ports.DeliveryOutcome{Skipped: true}, nil
+		err := d.UoW.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+			return tx.Deliveries().Update(ctx, ports.DeliveryState{DeliveryID: req.DeliveryID, Status: domain.DeliveryFailed,
+				Attempts: target.Attempts, LastError: "webhook config is inactive", FinishedAt: &now})
+		})
+		return ports.DeliveryOutcome{Skipped: true, Status: domain.DeliveryFailed}, err
 	}
-	at := d.Clock.Now()
+
 	resp, sendErr := d.Sender.Send(ctx, ports.WebhookRequest{
-		URL: cfg.TargetURL(), EventID: ev.EventID, EventType: ev.Type,
-		Attempt: req.Attempt, Payload: ev.Payload, Secret: cfg.Secret(),
+		URL: cfg.TargetURL(), EventID: target.Event.EventID, EventType: target.Event.Type,
+		Attempt: req.Attempt, Payload: target.Event.Payload, Secrets: cfg.SigningSecrets(now),
 	})
-	out := ports.DeliveryOutcome{StatusCode: resp.StatusCode}
+	result := domain.AttemptResult{StatusCode: resp.StatusCode, Failed: sendErr != nil, RetryAfter: resp.RetryAfter}
+	decision := domain.DecideAfterAttempt(req.Attempt, result, d.Schedule, d.jitter(), d.Clock.Now())
+	out := ports.DeliveryOutcome{Status: decision.Status, StatusCode: resp.StatusCode, RetryAt: decision.RetryAt}
 	switch {
 	case sendErr != nil:
 		out.Err = sendErr
-	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		out.Delivered = true
-	default:
+	case !result.Succeeded():
 		out.Err = fmt.Errorf("receiver answered %d", resp.StatusCode)
 	}
-	attempt := ports.DeliveryAttempt{
-		EventID: ev.EventID, ConfigID: cfg.ID(), Attempt: req.Attempt,
-		StatusCode: resp.StatusCode, Duration: resp.Duration, Response: resp.Body, AttemptedAt: at,
-	}
+
+	state := ports.DeliveryState{DeliveryID: req.DeliveryID, Status: decision.Status, Attempts: req.Attempt,
+		LastStatusCode: resp.StatusCode}
+	attempt := ports.DeliveryAttempt{DeliveryID: req.DeliveryID, EventID: target.Event.EventID, ConfigID: cfg.ID(),
+		Attempt: req.Attempt, StatusCode: resp.StatusCode, Duration: resp.Duration, Response: resp.Body, AttemptedAt: now}
 	if out.Err != nil {
-		attempt.Error = out.Err.Error()
+		attempt.Error, state.LastError = out.Err.Error(), out.Err.Error()
+	}
+	if decision.Status == domain.DeliveryPending {
+		state.NextAttemptAt = &decision.RetryAt
+	} else {
+		state.FinishedAt = &now
 	}
 	// The attempt happened whatever the caller's context says now: record it.
-	if err := d.Attempts.RecordAttempt(context.WithoutCancel(ctx), attempt); err != nil {
-		return out, fmt.Errorf("record attempt %d of event %s: %w", req.Attempt, ev.EventID, err)
+	err = d.UoW.Do(context.WithoutCancel(ctx), func(ctx context.Context, tx ports.Tx) error {
+		if err := tx.Deliveries().RecordAttempt(ctx, attempt); err != nil {
+			return err
+		}
+		if err := tx.Deliveries().Update(ctx, state); err != nil {
+			return err
+		}
+		if err := d.trackHealth(ctx, tx, cfg.ID(), result, decision, now); err != nil {
+			return err
+		}
+		if decision.Status == domain.DeliveryPending {
+			return tx.Deliveries().ScheduleAttempt(ctx, req.DeliveryID, cfg.ID(), req.Attempt+1, decision.RetryAt)
+		}
+		return nil
+	})
+	if err != nil {
+		return out, fmt.Errorf("record attempt %d of delivery %d: %w", req.Attempt, req.DeliveryID, err)
 	}
 	return out, nil
+}
+
+// trackHealth switches off an endpoint that answered 410 Gone or that has
+// failed without a success for DisableAfter.
+func (d *Deliverer) trackHealth(ctx context.Context, tx ports.Tx, configID string, r domain.AttemptResult, dec domain.DeliveryDecision, now time.Time) error {
+	h := tx.EndpointHealth()
+	if r.Succeeded() {
+		return h.MarkHealthy(ctx, configID)
+	}
+	if dec.DeactivateConfig {
+		return h.Deactivate(ctx, configID, "receiver answered 410 Gone", now)
+	}
+	since, err := h.MarkFailing(ctx, configID, now)
+	if err != nil {
+		return err
+	}
+	if domain.ShouldDisable(since, now, d.DisableAfter) {
+		return h.Deactivate(ctx, configID, fmt.Sprintf("every delivery failed since %s", domain.FormatTime(since)), now)
+	}
+	return nil
+}
+
+func (d *Deliverer) jitter() float64 {
+	if d.Jitter != nil {
+		return d.Jitter()
+	}
+	return rand.Float64()
 }

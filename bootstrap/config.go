@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,6 +47,13 @@ type Config struct {
 	WebhookRetryScheduleRaw    string        `env:"AURIX_WEBHOOK_RETRY_SCHEDULE" envDefault:"5s,5m,30m,2h,5h,10h,10h"`
 	WebhookRetrySchedule       domain.RetrySchedule
 	WebhookWorkers             int           `env:"AURIX_WEBHOOK_WORKERS" envDefault:"50"`
+	WebhookRetryWorkers        int           `env:"AURIX_WEBHOOK_RETRY_WORKERS" envDefault:"20"`
+	WebhookMaxInFlight         int           `env:"AURIX_WEBHOOK_MAX_IN_FLIGHT" envDefault:"16"`
+	WebhookDisableAfter        time.Duration `env:"AURIX_WEBHOOK_DISABLE_AFTER" envDefault:"120h"`
+	WebhookSecretGrace         time.Duration `env:"AURIX_WEBHOOK_SECRET_GRACE" envDefault:"24h"`
+	WidgetRateLimitRaw         string        `env:"AURIX_WIDGET_RATE_LIMIT" envDefault:"60/min"`
+	WidgetRateLimit            int
+	WidgetRateWindow           time.Duration
 	RiverFetchCooldown         time.Duration `env:"AURIX_RIVER_FETCH_COOLDOWN" envDefault:"20ms"`
 	RiverFetchPollInterval     time.Duration `env:"AURIX_RIVER_FETCH_POLL_INTERVAL" envDefault:"500ms"`
 	RiverRescueStuckJobsAfter  time.Duration `env:"AURIX_RIVER_RESCUE_AFTER" envDefault:"1m"`
@@ -128,6 +136,17 @@ func LoadConfig(environ map[string]string) (Config, error) {
 	if c.WebhookTimeout <= 0 {
 		errs = append(errs, errors.New("AURIX_WEBHOOK_TIMEOUT must be positive"))
 	}
+	if n, w, err := parseRate(c.WidgetRateLimitRaw); err != nil {
+		errs = append(errs, fmt.Errorf("AURIX_WIDGET_RATE_LIMIT: %w", err))
+	} else {
+		c.WidgetRateLimit, c.WidgetRateWindow = n, w
+	}
+	if c.WebhookMaxInFlight < 1 {
+		errs = append(errs, errors.New("AURIX_WEBHOOK_MAX_IN_FLIGHT must be at least 1"))
+	}
+	if c.WebhookRetryWorkers < 1 {
+		errs = append(errs, errors.New("AURIX_WEBHOOK_RETRY_WORKERS must be at least 1"))
+	}
 	if c.WebhookWorkers < 1 {
 		errs = append(errs, errors.New("AURIX_WEBHOOK_WORKERS must be at least 1"))
 	}
@@ -135,4 +154,27 @@ func LoadConfig(environ map[string]string) (Config, error) {
 		return c, fmt.Errorf("configuration: %w", err)
 	}
 	return c, nil
+}
+
+// parseRate reads "N/unit" (unit s, sec, second, min, minute, h, hour) or
+// "0" for no limit.
+func parseRate(s string) (int, time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "0" {
+		return 0, 0, nil
+	}
+	num, unit, ok := strings.Cut(s, "/")
+	n, err := strconv.Atoi(strings.TrimSpace(num))
+	if !ok || err != nil || n < 0 {
+		return 0, 0, fmt.Errorf("%q is not N/unit, like 60/min, or 0", s)
+	}
+	switch strings.TrimSpace(unit) {
+	case "s", "sec", "second":
+		return n, time.Second, nil
+	case "m", "min", "minute":
+		return n, time.Minute, nil
+	case "h", "hour":
+		return n, time.Hour, nil
+	}
+	return 0, 0, fmt.Errorf("%q: unit must be s, min or hour", s)
 }

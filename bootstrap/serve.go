@@ -78,7 +78,7 @@ func (a *App) wire(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("river insert client: %w", err)
 	}
-	queue := riveradapter.NewQueue(inserter, cfg.WebhookRetrySchedule.MaxAttempts())
+	queue := riveradapter.NewQueue(inserter)
 	uow := postgres.NewUnitOfWork(a.db.Bun, queue)
 	store := postgres.NewStore(a.db.Bun)
 	clock, ids := system.Clock{}, system.UUIDs{}
@@ -100,12 +100,13 @@ func (a *App) wire(ctx context.Context) error {
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &riveradapter.DispatchWorker{
-		Dispatcher: &application.Dispatcher{Configs: store, Queue: queue},
+		Dispatcher: &application.Dispatcher{UoW: uow, Events: store, Configs: store, Clock: clock},
 	})
 	river.AddWorker(workers, &riveradapter.DeliverWorker{
-		Deliverer:      &application.Deliverer{Events: store, Configs: store, Sender: sender, Attempts: store, Clock: clock},
-		Schedule:       cfg.WebhookRetrySchedule,
+		Deliverer: &application.Deliverer{UoW: uow, Deliveries: store, Sender: sender, Clock: clock,
+			Schedule: cfg.WebhookRetrySchedule, DisableAfter: cfg.WebhookDisableAfter},
 		AttemptTimeout: cfg.WebhookTimeout,
+		Limiter:        riveradapter.NewConfigLimiter(cfg.WebhookMaxInFlight),
 		Logger:         log,
 	})
 	a.river, err = river.NewClient(driver, &river.Config{
@@ -115,8 +116,9 @@ func (a *App) wire(ctx context.Context) error {
 		FetchPollInterval:    cfg.RiverFetchPollInterval,
 		RescueStuckJobsAfter: cfg.RiverRescueStuckJobsAfter,
 		Queues: map[string]river.QueueConfig{
-			riveradapter.QueueDispatch: {MaxWorkers: 10},
-			riveradapter.QueueDeliver:  {MaxWorkers: cfg.WebhookWorkers},
+			riveradapter.QueueDispatch:     {MaxWorkers: 10},
+			riveradapter.QueueDeliver:      {MaxWorkers: cfg.WebhookWorkers},
+			riveradapter.QueueDeliverRetry: {MaxWorkers: cfg.WebhookRetryWorkers},
 		},
 	})
 	if err != nil {

@@ -47,15 +47,24 @@ type TargetPolicy struct {
 	AllowInsecure bool
 }
 
+// PreviousSecret is a rotated-out secret still valid until ExpiresAt.
+type PreviousSecret struct {
+	Secret    Secret
+	ExpiresAt time.Time
+}
+
 // WebhookConfig is one integration service's webhook endpoint.
 type WebhookConfig struct {
 	id        string
 	service   string
 	targetURL string
 	secret    Secret
+	previous  []PreviousSecret
 	isActive  bool
-	createdAt time.Time
-	updatedAt time.Time
+	// disabledReason says why the service switched the endpoint off.
+	disabledReason string
+	createdAt      time.Time
+	updatedAt      time.Time
 }
 
 // ValidateTargetURL checks a webhook URL's form: absolute, https (or http when
@@ -97,37 +106,74 @@ func NewWebhookConfig(id, service, targetURL string, active bool, secret Secret,
 		isActive: active, createdAt: now, updatedAt: now}
 }
 
-// Update points the config at a new URL and optionally changes its active
-// flag. The secret is kept, so partners need not re-configure verification.
+// Update points the config at a new URL and sets its active flag (a PUT
+// without is_active re-activates it, since that is how a partner says the
+// endpoint works again). The secret is kept, so partners need not
+// re-configure verification.
 func (c *WebhookConfig) Update(targetURL string, active *bool, now time.Time) {
 	c.targetURL = targetURL
-	if active != nil {
-		c.isActive = *active
+	c.isActive = active == nil || *active
+	if c.isActive {
+		c.disabledReason = ""
 	}
 	c.updatedAt = now.UTC().Truncate(time.Millisecond)
 }
 
+// Rotate makes next the signing secret. The old one stays valid for grace,
+// so deliveries carry a signature for each valid secret meanwhile.
+func (c *WebhookConfig) Rotate(next Secret, now time.Time, grace time.Duration) {
+	now = now.UTC().Truncate(time.Millisecond)
+	kept := []PreviousSecret{}
+	if grace > 0 {
+		kept = append(kept, PreviousSecret{Secret: c.secret, ExpiresAt: now.Add(grace)})
+	}
+	for _, p := range c.previous {
+		if p.ExpiresAt.After(now) {
+			kept = append(kept, p)
+		}
+	}
+	c.secret, c.previous, c.updatedAt = next, kept, now
+}
+
+// SigningSecrets returns the secrets valid at now, newest first.
+func (c *WebhookConfig) SigningSecrets(now time.Time) []Secret {
+	out := []Secret{c.secret}
+	for _, p := range c.previous {
+		if p.ExpiresAt.After(now) {
+			out = append(out, p.Secret)
+		}
+	}
+	return out
+}
+
+// DisabledReason says why the service switched the endpoint off, if it did.
+func (c *WebhookConfig) DisabledReason() string { return c.disabledReason }
+
 // WebhookConfigRow is the stored form of a WebhookConfig.
 type WebhookConfigRow struct {
-	ID        string
-	Service   string
-	TargetURL string
-	Secret    Secret
-	IsActive  bool
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	ID             string
+	Service        string
+	TargetURL      string
+	Secret         Secret
+	Previous       []PreviousSecret
+	IsActive       bool
+	DisabledReason string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // RehydrateWebhookConfig rebuilds a config from storage.
 func RehydrateWebhookConfig(r WebhookConfigRow) *WebhookConfig {
 	return &WebhookConfig{id: r.ID, service: r.Service, targetURL: r.TargetURL, secret: r.Secret,
-		isActive: r.IsActive, createdAt: r.CreatedAt, updatedAt: r.UpdatedAt}
+		previous: r.Previous, isActive: r.IsActive, disabledReason: r.DisabledReason,
+		createdAt: r.CreatedAt, updatedAt: r.UpdatedAt}
 }
 
 // Row returns the stored form.
 func (c *WebhookConfig) Row() WebhookConfigRow {
 	return WebhookConfigRow{ID: c.id, Service: c.service, TargetURL: c.targetURL, Secret: c.secret,
-		IsActive: c.isActive, CreatedAt: c.createdAt, UpdatedAt: c.updatedAt}
+		Previous: c.previous, IsActive: c.isActive, DisabledReason: c.disabledReason,
+		CreatedAt: c.createdAt, UpdatedAt: c.updatedAt}
 }
 
 // ID returns the config's id.

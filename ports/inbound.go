@@ -55,27 +55,30 @@ type EventDispatcher interface {
 	Dispatch(ctx context.Context, outboxID int64) error
 }
 
-// DeliveryRequest names one attempt to deliver one event to one config.
+// DeliveryRequest names one attempt of one delivery series.
 type DeliveryRequest struct {
-	OutboxID int64
-	ConfigID string
-	// Attempt counts from 1.
+	DeliveryID int64
+	// Attempt counts from 1 within the series; a request whose attempt is
+	// not the series' next one is stale (already made) and is skipped.
 	Attempt int
 }
 
-// DeliveryOutcome says how an attempt ended and what should happen next.
+// DeliveryOutcome says how an attempt ended.
 type DeliveryOutcome struct {
-	// Delivered is true when the receiver answered 2xx in time.
-	Delivered bool
-	// Skipped is true when nothing was sent (config gone or inactive).
+	// Status is the delivery's status after the attempt.
+	Status domain.DeliveryStatus
+	// Skipped is true when nothing was sent (stale request, delivery
+	// finished, or config gone).
 	Skipped bool
 	// StatusCode is the receiver's status, 0 when none was received.
 	StatusCode int
 	// Err describes a failed attempt.
 	Err error
+	// RetryAt is when the next attempt runs, zero when none will.
+	RetryAt time.Time
 }
 
-// EventDeliverer performs one delivery attempt.
+// EventDeliverer performs one delivery attempt and schedules what follows.
 type EventDeliverer interface {
 	Deliver(ctx context.Context, req DeliveryRequest) (DeliveryOutcome, error)
 }

@@ -46,6 +46,8 @@ type Tx interface {
 	Outbox() Outbox
 	Conversations() ConversationRepository
 	Leads() LeadRepository
+	Deliveries() DeliveryRepository
+	EndpointHealth() EndpointHealth
 }
 
 // InboundSourceRepository stores clicks.
@@ -95,17 +97,6 @@ type ActiveConfigLister interface {
 	ActiveWebhookConfigs(ctx context.Context) ([]*domain.WebhookConfig, error)
 }
 
-// WebhookConfigReader loads a config outside a transaction.
-type WebhookConfigReader interface {
-	WebhookConfigByID(ctx context.Context, id string) (*domain.WebhookConfig, error)
-}
-
-// DeliveryQueue schedules one delivery per event and config; scheduling the
-// same pair twice has no effect.
-type DeliveryQueue interface {
-	EnqueueDeliveries(ctx context.Context, outboxID int64, configIDs []string) error
-}
-
 // WebhookRequest is one signed delivery attempt to send.
 type WebhookRequest struct {
 	URL       string
@@ -113,7 +104,9 @@ type WebhookRequest struct {
 	EventType domain.EventType
 	Attempt   int
 	Payload   []byte
-	Secret    domain.Secret
+	// Secrets are the valid signing secrets, newest first: x-hub-signature
+	// uses the first, webhook-signature carries one entry per secret.
+	Secrets []domain.Secret
 }
 
 // WebhookResponse is what the receiver answered.
@@ -122,6 +115,8 @@ type WebhookResponse struct {
 	// Body is the start of the response body, at most 4 KiB.
 	Body     []byte
 	Duration time.Duration
+	// RetryAfter is the parsed Retry-After header, 0 when absent or invalid.
+	RetryAfter time.Duration
 }
 
 // WebhookSender signs and sends one delivery attempt. A transport failure is
@@ -132,6 +127,7 @@ type WebhookSender interface {
 
 // DeliveryAttempt is the record of one attempt.
 type DeliveryAttempt struct {
+	DeliveryID  int64
 	EventID     string
 	ConfigID    string
 	Attempt     int
@@ -142,7 +138,63 @@ type DeliveryAttempt struct {
 	AttemptedAt time.Time
 }
 
-// AttemptLog records delivery attempts.
-type AttemptLog interface {
+// DeliveryTarget is everything one attempt needs.
+type DeliveryTarget struct {
+	DeliveryID int64
+	Status     domain.DeliveryStatus
+	// Attempts made so far in this series.
+	Attempts int
+	Event    OutboxEvent
+	Config   *domain.WebhookConfig
+}
+
+// DeliveryReader loads delivery targets outside a transaction.
+type DeliveryReader interface {
+	// DeliveryTarget returns the delivery or domain.ErrNotFound.
+	DeliveryTarget(ctx context.Context, deliveryID int64) (DeliveryTarget, error)
+}
+
+// DeliveryState is a delivery's state after an attempt.
+type DeliveryState struct {
+	DeliveryID     int64
+	Status         domain.DeliveryStatus
+	Attempts       int
+	LastStatusCode int
+	LastError      string
+	NextAttemptAt  *time.Time
+	FinishedAt     *time.Time
+}
+
+// NewDelivery opens one delivery series of an event to a config.
+type NewDelivery struct {
+	OutboxID  int64
+	EventID   string
+	EventType domain.EventType
+	ConfigID  string
+	// Series is 0 for the dispatch, higher for redeliveries.
+	Series    int
+	CreatedAt time.Time
+}
+
+// DeliveryRepository writes deliveries in the caller's transaction.
+type DeliveryRepository interface {
+	// Open creates the series that do not exist yet and schedules their
+	// first attempt; it returns the ids it created.
+	Open(ctx context.Context, ds []NewDelivery) ([]int64, error)
+	// NextSeries is one more than the highest series of the event and config.
+	NextSeries(ctx context.Context, outboxID int64, configID string) (int, error)
 	RecordAttempt(ctx context.Context, a DeliveryAttempt) error
+	Update(ctx context.Context, s DeliveryState) error
+	// ScheduleAttempt schedules attempt number attempt of the delivery at at.
+	ScheduleAttempt(ctx context.Context, deliveryID int64, configID string, attempt int, at time.Time) error
+}
+
+// EndpointHealth tracks failing endpoints in the caller's transaction.
+type EndpointHealth interface {
+	// MarkFailing notes a failed attempt and returns since when the
+	// endpoint has failed without a success.
+	MarkFailing(ctx context.Context, configID string, at time.Time) (time.Time, error)
+	MarkHealthy(ctx context.Context, configID string) error
+	// Deactivate switches the endpoint off with a reason.
+	Deactivate(ctx context.Context, configID, reason string, at time.Time) error
 }

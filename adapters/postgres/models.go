@@ -39,27 +39,43 @@ func inboundSourceFrom(s *domain.InboundSource) (*inboundSourceModel, error) {
 }
 
 type webhookConfigModel struct {
-	bun.BaseModel `bun:"table:webhook_configs"`
+	bun.BaseModel `bun:"table:webhook_configs,alias:wc"`
 
-	ID          string    `bun:"id,pk,type:uuid"`
-	ServiceName string    `bun:"service_name"`
-	TargetURL   string    `bun:"target_url"`
-	Secret      string    `bun:"secret"`
-	IsActive    bool      `bun:"is_active"`
-	CreatedAt   time.Time `bun:"created_at"`
-	UpdatedAt   time.Time `bun:"updated_at"`
+	ID              string           `bun:"id,pk,type:uuid"`
+	ServiceName     string           `bun:"service_name"`
+	TargetURL       string           `bun:"target_url"`
+	Secret          string           `bun:"secret"`
+	PreviousSecrets []previousSecret `bun:"previous_secrets,type:jsonb"`
+	IsActive        bool             `bun:"is_active"`
+	DisabledReason  string           `bun:"disabled_reason"`
+	CreatedAt       time.Time        `bun:"created_at"`
+	UpdatedAt       time.Time        `bun:"updated_at"`
+}
+
+type previousSecret struct {
+	Secret    string    `json:"secret"`
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 func webhookConfigFrom(c *domain.WebhookConfig) *webhookConfigModel {
 	r := c.Row()
+	prev := make([]previousSecret, len(r.Previous))
+	for i, p := range r.Previous {
+		prev[i] = previousSecret{Secret: p.Secret.Reveal(), ExpiresAt: p.ExpiresAt}
+	}
 	return &webhookConfigModel{ID: r.ID, ServiceName: r.Service, TargetURL: r.TargetURL,
-		Secret: r.Secret.Reveal(), IsActive: r.IsActive, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		Secret: r.Secret.Reveal(), PreviousSecrets: prev, IsActive: r.IsActive, DisabledReason: r.DisabledReason,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
 func (m *webhookConfigModel) domain() *domain.WebhookConfig {
+	prev := make([]domain.PreviousSecret, len(m.PreviousSecrets))
+	for i, p := range m.PreviousSecrets {
+		prev[i] = domain.PreviousSecret{Secret: domain.NewSecret(p.Secret), ExpiresAt: p.ExpiresAt}
+	}
 	return domain.RehydrateWebhookConfig(domain.WebhookConfigRow{ID: m.ID, Service: m.ServiceName,
-		TargetURL: m.TargetURL, Secret: domain.NewSecret(m.Secret), IsActive: m.IsActive,
-		CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt})
+		TargetURL: m.TargetURL, Secret: domain.NewSecret(m.Secret), Previous: prev, IsActive: m.IsActive,
+		DisabledReason: m.DisabledReason, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt})
 }
 
 type outboxModel struct {
@@ -78,6 +94,7 @@ type attemptModel struct {
 	bun.BaseModel `bun:"table:webhook_attempts"`
 
 	ID              int64     `bun:"id,pk,autoincrement"`
+	DeliveryID      int64     `bun:"delivery_id"`
 	EventID         string    `bun:"event_id,type:uuid"`
 	WebhookConfigID string    `bun:"webhook_config_id,type:uuid"`
 	Attempt         int       `bun:"attempt"`

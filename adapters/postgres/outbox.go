@@ -52,10 +52,9 @@ type Store struct{ db *bun.DB }
 func NewStore(db *bun.DB) *Store { return &Store{db: db} }
 
 var (
-	_ ports.OutboxReader        = (*Store)(nil)
-	_ ports.ActiveConfigLister  = (*Store)(nil)
-	_ ports.WebhookConfigReader = (*Store)(nil)
-	_ ports.AttemptLog          = (*Store)(nil)
+	_ ports.OutboxReader       = (*Store)(nil)
+	_ ports.ActiveConfigLister = (*Store)(nil)
+	_ ports.DeliveryReader     = (*Store)(nil)
 )
 
 // OutboxEvent returns one stored event.
@@ -64,8 +63,12 @@ func (s *Store) OutboxEvent(ctx context.Context, id int64) (ports.OutboxEvent, e
 	if err := s.db.NewSelect().Model(&m).Where("id = ?", id).Scan(ctx); err != nil {
 		return ports.OutboxEvent{}, classify(err, "select outbox event")
 	}
+	return outboxEventOf(m), nil
+}
+
+func outboxEventOf(m outboxModel) ports.OutboxEvent {
 	return ports.OutboxEvent{ID: m.ID, EventID: m.EventID, Type: domain.EventType(m.EventType),
-		Payload: m.Payload, CorrelationID: m.CorrelationID, CreatedAt: m.CreatedAt}, nil
+		Payload: m.Payload, CorrelationID: m.CorrelationID, CreatedAt: m.CreatedAt}
 }
 
 // ActiveWebhookConfigs lists the configs that receive events.
@@ -79,30 +82,6 @@ func (s *Store) ActiveWebhookConfigs(ctx context.Context) ([]*domain.WebhookConf
 		out[i] = ms[i].domain()
 	}
 	return out, nil
-}
-
-// WebhookConfigByID returns one config.
-func (s *Store) WebhookConfigByID(ctx context.Context, id string) (*domain.WebhookConfig, error) {
-	var m webhookConfigModel
-	if err := s.db.NewSelect().Model(&m).Where("id = ?", id).Scan(ctx); err != nil {
-		return nil, classify(err, "select webhook config")
-	}
-	return m.domain(), nil
-}
-
-// RecordAttempt stores one delivery attempt.
-func (s *Store) RecordAttempt(ctx context.Context, a ports.DeliveryAttempt) error {
-	m := attemptModel{EventID: a.EventID, WebhookConfigID: a.ConfigID, Attempt: a.Attempt,
-		DurationMS: float64(a.Duration.Microseconds()) / 1000, Error: a.Error,
-		ResponseBody: a.Response, AttemptedAt: a.AttemptedAt}
-	if m.ResponseBody == nil {
-		m.ResponseBody = []byte{}
-	}
-	if a.StatusCode != 0 {
-		m.StatusCode = &a.StatusCode
-	}
-	_, err := s.db.NewInsert().Model(&m).Exec(ctx)
-	return classify(err, "insert webhook attempt")
 }
 
 // Ping checks the database is reachable and the schema is current.

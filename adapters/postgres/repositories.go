@@ -51,7 +51,10 @@ func (r webhookConfigs) Save(ctx context.Context, c *domain.WebhookConfig) error
 		On("CONFLICT (id) DO UPDATE").
 		Set("target_url = EXCLUDED.target_url").
 		Set("secret = EXCLUDED.secret").
+		Set("previous_secrets = EXCLUDED.previous_secrets").
 		Set("is_active = EXCLUDED.is_active").
+		Set("disabled_reason = EXCLUDED.disabled_reason").
+		Set("failing_since = CASE WHEN EXCLUDED.is_active AND NOT wc.is_active THEN NULL ELSE wc.failing_since END").
 		Set("updated_at = EXCLUDED.updated_at").
 		Exec(ctx)
 	return classify(err, "save webhook config")

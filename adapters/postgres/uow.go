@@ -4,16 +4,20 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/uptrace/bun"
 
 	"github.com/aurix/integrations/ports"
 )
 
-// DispatchEnqueuer schedules the dispatch of outbox rows inside the caller's
-// transaction, so the job exists exactly when the row does.
+// DispatchEnqueuer schedules jobs inside the caller's transaction, so a job
+// exists exactly when the rows it works on do.
 type DispatchEnqueuer interface {
 	EnqueueDispatchTx(ctx context.Context, tx *sql.Tx, outboxIDs []int64) error
+	// EnqueueDeliveryTx schedules attempt number attempt of a delivery at
+	// at (zero: now).
+	EnqueueDeliveryTx(ctx context.Context, tx *sql.Tx, deliveryID int64, configID, eventID string, attempt int, at time.Time) error
 }
 
 // UnitOfWork runs use-case work in one bun transaction.
@@ -58,5 +62,11 @@ func (t *txRepos) WebhookConfigs() ports.WebhookConfigRepository {
 func (t *txRepos) Conversations() ports.ConversationRepository { return conversations{db: t.tx} }
 
 func (t *txRepos) Leads() ports.LeadRepository { return leads{db: t.tx} }
+
+func (t *txRepos) Deliveries() ports.DeliveryRepository {
+	return deliveries{tx: t.tx, enqueuer: t.enqueuer}
+}
+
+func (t *txRepos) EndpointHealth() ports.EndpointHealth { return endpointHealth{db: t.tx} }
 
 func (t *txRepos) Outbox() ports.Outbox { return outbox{tx: t.tx, enqueuer: t.enqueuer} }

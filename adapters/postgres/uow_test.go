@@ -20,10 +20,10 @@ import (
 
 // failingEnqueuer inserts the real River job and then fails, so the test can
 // show that the job insert is rolled back with everything else.
-type failingEnqueuer struct{ real postgres.DispatchEnqueuer }
+type failingEnqueuer struct{ postgres.DispatchEnqueuer }
 
 func (f failingEnqueuer) EnqueueDispatchTx(ctx context.Context, tx *sql.Tx, ids []int64) error {
-	if err := f.real.EnqueueDispatchTx(ctx, tx, ids); err != nil {
+	if err := f.DispatchEnqueuer.EnqueueDispatchTx(ctx, tx, ids); err != nil {
 		return err
 	}
 	return errors.New("injected failure after the job insert")
@@ -39,7 +39,7 @@ func setupUoW(t *testing.T) uowBundle {
 	db := pgtest.Open(t)
 	client, err := river.NewClient(riverdatabasesql.New(db.SQL), &river.Config{})
 	require.NoError(t, err)
-	return uowBundle{db: db, queue: riveradapter.NewQueue(client, 8)}
+	return uowBundle{db: db, queue: riveradapter.NewQueue(client)}
 }
 
 func newClick(t *testing.T, ref, eventID string) *domain.InboundSource {

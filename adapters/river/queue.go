@@ -3,27 +3,21 @@ package river
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/riverqueue/river"
-
-	"github.com/aurix/integrations/ports"
 )
 
-// Queue inserts Aurix's jobs. It needs only an insert-only River client, so
-// it can be built before the workers that depend on it.
+// Queue inserts Aurix's jobs inside the caller's transaction. It needs only
+// an insert-only River client, so it can be built before the workers.
 type Queue struct {
-	client      *river.Client[*sql.Tx]
-	maxAttempts int
+	client *river.Client[*sql.Tx]
 }
 
-// NewQueue returns a Queue inserting through client; delivery jobs get
-// maxAttempts attempts (the first one plus one per scheduled retry).
-func NewQueue(client *river.Client[*sql.Tx], maxAttempts int) *Queue {
-	return &Queue{client: client, maxAttempts: maxAttempts}
-}
-
-var _ ports.DeliveryQueue = (*Queue)(nil)
+// NewQueue returns a Queue inserting through client.
+func NewQueue(client *river.Client[*sql.Tx]) *Queue { return &Queue{client: client} }
 
 // EnqueueDispatchTx inserts a dispatch job per outbox row inside tx.
 func (q *Queue) EnqueueDispatchTx(ctx context.Context, tx *sql.Tx, outboxIDs []int64) error {
@@ -37,17 +31,20 @@ func (q *Queue) EnqueueDispatchTx(ctx context.Context, tx *sql.Tx, outboxIDs []i
 	return nil
 }
 
-// EnqueueDeliveries inserts one delivery job per config; pairs already
-// scheduled are skipped by River's unique args.
-func (q *Queue) EnqueueDeliveries(ctx context.Context, outboxID int64, configIDs []string) error {
-	params := make([]river.InsertManyParams, len(configIDs))
-	for i, id := range configIDs {
-		opts := DeliverArgs{}.InsertOpts()
-		opts.MaxAttempts = q.maxAttempts
-		params[i] = river.InsertManyParams{Args: DeliverArgs{OutboxID: outboxID, ConfigID: id}, InsertOpts: &opts}
+// EnqueueDeliveryTx inserts one delivery attempt inside tx: a first attempt
+// on the deliver queue, a retry on deliver_retry at its scheduled time.
+func (q *Queue) EnqueueDeliveryTx(ctx context.Context, tx *sql.Tx, deliveryID int64, configID, eventID string, attempt int, at time.Time) error {
+	opts := DeliverArgs{}.InsertOpts()
+	if attempt > 1 {
+		opts.Queue = QueueDeliverRetry
 	}
-	if _, err := q.client.InsertMany(ctx, params); err != nil {
-		return fmt.Errorf("insert delivery jobs: %w", err)
+	opts.ScheduledAt = at
+	// Metadata makes a job readable in River UI: which event, which
+	// endpoint, which attempt. No payload, no secret.
+	opts.Metadata, _ = json.Marshal(map[string]any{"event_id": eventID, "webhook_config_id": configID, "attempt": attempt})
+	args := DeliverArgs{DeliveryID: deliveryID, ConfigID: configID, Attempt: attempt}
+	if _, err := q.client.InsertTx(ctx, tx, args, &opts); err != nil {
+		return fmt.Errorf("insert delivery job: %w", err)
 	}
 	return nil
 }

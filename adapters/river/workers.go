@@ -2,9 +2,8 @@ package river
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -19,50 +18,78 @@ type DispatchWorker struct {
 	Dispatcher ports.EventDispatcher
 }
 
-// Work schedules the event's deliveries.
+// Work opens the event's deliveries.
 func (w *DispatchWorker) Work(ctx context.Context, job *river.Job[DispatchArgs]) error {
 	return w.Dispatcher.Dispatch(ctx, job.Args.OutboxID)
 }
 
-// DeliverWorker makes one delivery attempt per run and lets River retry
-// failures on the contract's schedule until the attempts run out, after
-// which River discards the job.
+// DeliverWorker makes one delivery attempt per job. The use case records the
+// attempt and schedules the next one as a new job in the retry queue, so a
+// River error here means only that the attempt could not be made or
+// recorded; River then retries the job itself.
 type DeliverWorker struct {
 	river.WorkerDefaults[DeliverArgs]
 	Deliverer ports.EventDeliverer
-	Schedule  domain.RetrySchedule
 	// AttemptTimeout bounds one attempt; the job gets a little more so the
 	// attempt can be recorded.
 	AttemptTimeout time.Duration
-	Logger         *slog.Logger
+	// Limiter caps concurrent attempts per webhook config.
+	Limiter *ConfigLimiter
+	Logger  *slog.Logger
 }
 
-// Work delivers the event; a non-2xx answer or a transport error is returned
-// so that River schedules the next attempt.
+// Work delivers the event unless the endpoint already has its fill of
+// attempts in flight, in which case the job steps aside briefly (a snooze
+// does not count as an attempt) and leaves the worker to other partners.
 func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
-	out, err := w.Deliverer.Deliver(ctx, ports.DeliveryRequest{
-		OutboxID: job.Args.OutboxID, ConfigID: job.Args.ConfigID, Attempt: job.Attempt,
-	})
+	release, ok := w.Limiter.Acquire(job.Args.ConfigID)
+	if !ok {
+		return river.JobSnooze(250 * time.Millisecond)
+	}
+	defer release()
+	out, err := w.Deliverer.Deliver(ctx, ports.DeliveryRequest{DeliveryID: job.Args.DeliveryID, Attempt: job.Args.Attempt})
 	if err != nil {
 		return err
 	}
-	if out.Err != nil {
-		if job.Attempt >= job.MaxAttempts {
-			w.Logger.WarnContext(ctx, "webhook delivery gave up",
-				"outbox_id", job.Args.OutboxID, "webhook_config_id", job.Args.ConfigID,
-				"attempt", job.Attempt, "status_code", out.StatusCode)
-		}
-		return fmt.Errorf("attempt %d: %w", job.Attempt, out.Err)
+	if out.Err != nil && out.Status == domain.DeliveryFailed {
+		w.Logger.WarnContext(ctx, "webhook delivery failed for good",
+			"delivery_id", job.Args.DeliveryID, "webhook_config_id", job.Args.ConfigID,
+			"attempt", job.Args.Attempt, "status_code", out.StatusCode)
 	}
 	return nil
-}
-
-// NextRetry follows the configured schedule with ±20% jitter.
-func (w *DeliverWorker) NextRetry(job *river.Job[DeliverArgs]) time.Time {
-	return time.Now().Add(w.Schedule.Delay(job.Attempt, rand.Float64()))
 }
 
 // Timeout leaves room to record the attempt after the HTTP timeout.
 func (w *DeliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration {
 	return w.AttemptTimeout + 10*time.Second
+}
+
+// ConfigLimiter counts attempts in flight per webhook config in this
+// process, so one slow partner cannot hold every worker.
+type ConfigLimiter struct {
+	max      int
+	mu       sync.Mutex
+	inFlight map[string]int
+}
+
+// NewConfigLimiter allows at most max concurrent attempts per config.
+func NewConfigLimiter(max int) *ConfigLimiter {
+	return &ConfigLimiter{max: max, inFlight: map[string]int{}}
+}
+
+// Acquire takes a slot for the config; release gives it back.
+func (l *ConfigLimiter) Acquire(configID string) (release func(), ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.inFlight[configID] >= l.max {
+		return nil, false
+	}
+	l.inFlight[configID]++
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.inFlight[configID]--; l.inFlight[configID] <= 0 {
+			delete(l.inFlight, configID)
+		}
+	}, true
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -99,15 +100,23 @@ func (s *Sender) Send(ctx context.Context, r ports.WebhookRequest) (ports.Webhoo
 	if err != nil {
 		return ports.WebhookResponse{}, fmt.Errorf("build request: %w", err)
 	}
-	secret := r.Secret.Reveal()
+	if len(r.Secrets) == 0 {
+		return ports.WebhookResponse{}, errors.New("no signing secret")
+	}
 	ts := s.now().Unix()
+	sigs := make([]string, len(r.Secrets))
+	for i, sec := range r.Secrets {
+		sigs[i] = StandardSignature(sec.Reveal(), r.EventID, ts, r.Payload)
+	}
 	h := req.Header
 	h.Set("Content-Type", "application/json")
 	h.Set("User-Agent", s.userAgent)
-	h.Set("x-hub-signature", HubSignature(secret, r.Payload))
+	h.Set("x-hub-signature", HubSignature(r.Secrets[0].Reveal(), r.Payload))
 	h.Set("webhook-id", r.EventID)
 	h.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
-	h.Set("webhook-signature", StandardSignature(secret, r.EventID, ts, r.Payload))
+	// One entry per valid secret, newest first, space separated, as
+	// Standard Webhooks defines for rotation.
+	h.Set("webhook-signature", strings.Join(sigs, " "))
 	h.Set("X-Aurix-Event", string(r.EventType))
 	h.Set("X-Aurix-Attempt", strconv.Itoa(r.Attempt))
 
@@ -120,12 +129,31 @@ func (s *Sender) Send(ctx context.Context, r ports.WebhookRequest) (ports.Webhoo
 	excerpt, readErr := io.ReadAll(io.LimitReader(resp.Body, MaxResponseExcerpt))
 	// Drain a little more so the connection can be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	out := ports.WebhookResponse{StatusCode: resp.StatusCode, Body: excerpt, Duration: time.Since(start)}
+	out := ports.WebhookResponse{StatusCode: resp.StatusCode, Body: excerpt, Duration: time.Since(start),
+		RetryAfter: retryAfter(resp.Header.Get("Retry-After"), s.now())}
 	if readErr != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		// The answer did not arrive whole within the timeout: not a success.
 		return out, fmt.Errorf("read response: %w", describe(readErr))
 	}
 	return out, nil
+}
+
+// retryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(min(secs, int64(24*time.Hour/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }
 
 // describe labels transport errors with what a partner can act on.
