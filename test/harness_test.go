@@ -106,6 +106,7 @@ func baseEnv(dbURL string, port int) map[string]string {
 		"AURIX_WHATSAPP_APP_SECRET":           "e2e-app-secret",
 		"AURIX_AGENT_API_KEY":                 "e2e-agent-key",
 		"AURIX_RIVER_FETCH_POLL_INTERVAL":     "100ms",
+		"AURIX_WIDGET_RATE_LIMIT":             "0",
 	}
 }
 

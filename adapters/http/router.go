@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/go-chi/httprate"
 	"github.com/gorilla/mux"
 	"github.com/rs/cors"
 
@@ -21,6 +22,10 @@ type Deps struct {
 	WhatsApp       ports.WhatsAppInbox
 	Leads          ports.LeadAgentAPI
 	Partner        ports.PartnerQueries
+	DeliveryLog    ports.DeliveryLog
+	// WidgetRateLimit clicks per WidgetRateWindow per client IP; 0 disables.
+	WidgetRateLimit  int
+	WidgetRateWindow time.Duration
 	// WhatsAppVerifyToken answers Meta's subscription handshake.
 	WhatsAppVerifyToken string
 	// WhatsAppAppSecret keys X-Hub-Signature-256.
@@ -65,13 +70,27 @@ func NewRouter(d Deps) *mux.Router {
 		AllowedHeaders: []string{"Content-Type"},
 		MaxAge:         int((24 * time.Hour).Seconds()),
 	})
-	r.Handle("/api/widget/click", widgetCORS.Handler(http.HandlerFunc(h.recordClick))).
-		Methods(http.MethodPost, http.MethodOptions)
+	var click http.Handler = http.HandlerFunc(h.recordClick)
+	if d.WidgetRateLimit > 0 {
+		click = httprate.Limit(d.WidgetRateLimit, d.WidgetRateWindow,
+			httprate.WithKeyFuncs(func(r *http.Request) (string, error) { return clientIP(r, d.TrustedProxies), nil }),
+			httprate.WithLimitHandler(func(w http.ResponseWriter, _ *http.Request) {
+				// httprate has already set Retry-After.
+				writeProblem(w, Problem{Type: "/problems/rate-limited", Title: "Too many requests", Status: http.StatusTooManyRequests,
+					Detail: "too many clicks from this address; retry later"})
+			}))(click)
+	}
+	r.Handle("/api/widget/click", widgetCORS.Handler(click)).Methods(http.MethodPost, http.MethodOptions)
 
 	partner := r.PathPrefix("/api/integrations/{service}").Subrouter()
 	partner.Use(h.requireIntegrationKey)
 	partner.HandleFunc("/webhook-config", h.putWebhookConfig).Methods(http.MethodPut)
 	partner.HandleFunc("/webhook-config", h.getWebhookConfig).Methods(http.MethodGet)
+	partner.HandleFunc("/webhook-config/rotate-secret", h.rotateSecret).Methods(http.MethodPost)
+	partner.HandleFunc("/deliveries", h.listDeliveries).Methods(http.MethodGet)
+	partner.HandleFunc("/deliveries/recover", h.recoverDeliveries).Methods(http.MethodPost)
+	partner.HandleFunc("/events/{event_id}", h.getEvent).Methods(http.MethodGet)
+	partner.HandleFunc("/events/{event_id}/redeliver", h.redeliverEvent).Methods(http.MethodPost)
 	partner.HandleFunc("/leads", h.listLeads).Methods(http.MethodGet)
 	partner.HandleFunc("/attribution", h.listAttribution).Methods(http.MethodGet)
 
