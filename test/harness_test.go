@@ -258,15 +258,24 @@ type receiver struct {
 	got      []delivery
 	statuses []int
 	notify   chan struct{}
+	// respond, when set, answers instead of the script; n counts from 1.
+	respond func(w http.ResponseWriter, r *http.Request, n int)
 }
 
 func newReceiver(t *testing.T, statuses ...int) *receiver {
 	t.Helper()
-	rc := &receiver{statuses: statuses, notify: make(chan struct{}, 1024)}
+	rc := &receiver{statuses: statuses, notify: make(chan struct{}, 1<<16)}
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		rc.mu.Lock()
 		rc.got = append(rc.got, delivery{Header: r.Header.Clone(), Body: body, At: time.Now()})
+		if rc.respond != nil {
+			n, respond := len(rc.got), rc.respond
+			rc.mu.Unlock()
+			respond(w, r, n)
+			rc.notify <- struct{}{}
+			return
+		}
 		status := http.StatusOK
 		if len(rc.statuses) > 0 {
 			status, rc.statuses = rc.statuses[0], rc.statuses[1:]
@@ -341,3 +350,13 @@ func standardWebhooksVerify(h http.Header, body []byte, whsec string) error {
 func whsec(secret string) string { return "whsec_" + base64.StdEncoding.EncodeToString([]byte(secret)) }
 
 func jsonBody(s string) io.Reader { return strings.NewReader(s) }
+
+// newScriptedReceiver answers with respond.
+func newScriptedReceiver(t *testing.T, respond func(w http.ResponseWriter, r *http.Request, n int)) *receiver {
+	t.Helper()
+	rc := newReceiver(t)
+	rc.mu.Lock()
+	rc.respond = respond
+	rc.mu.Unlock()
+	return rc
+}
