@@ -141,6 +141,10 @@ func LoadConfig(environ map[string]string) (Config, error) {
 	} else {
 		c.WidgetRateLimit, c.WidgetRateWindow = n, w
 	}
+	if c.RiverRescueStuckJobsAfter < c.WebhookTimeout+10*time.Second {
+		errs = append(errs, fmt.Errorf("AURIX_RIVER_RESCUE_AFTER (%s) must be at least AURIX_WEBHOOK_TIMEOUT + 10s (%s)",
+			c.RiverRescueStuckJobsAfter, c.WebhookTimeout+10*time.Second))
+	}
 	if c.WebhookMaxInFlight < 1 {
 		errs = append(errs, errors.New("AURIX_WEBHOOK_MAX_IN_FLIGHT must be at least 1"))
 	}

@@ -105,15 +105,17 @@ func (a *App) wire(ctx context.Context) error {
 	river.AddWorker(workers, &riveradapter.DeliverWorker{
 		Deliverer: &application.Deliverer{UoW: uow, Deliveries: store, Sender: sender, Clock: clock,
 			Schedule: cfg.WebhookRetrySchedule, DisableAfter: cfg.WebhookDisableAfter},
-		AttemptTimeout: cfg.WebhookTimeout,
-		Limiter:        riveradapter.NewConfigLimiter(cfg.WebhookMaxInFlight),
-		Logger:         log,
+		Limiter: riveradapter.NewConfigLimiter(cfg.WebhookMaxInFlight),
+		Logger:  log,
 	})
 	a.river, err = river.NewClient(driver, &river.Config{
-		Logger:               riverLog,
-		Workers:              workers,
-		FetchCooldown:        cfg.RiverFetchCooldown,
-		FetchPollInterval:    cfg.RiverFetchPollInterval,
+		Logger:            riverLog,
+		Workers:           workers,
+		FetchCooldown:     cfg.RiverFetchCooldown,
+		FetchPollInterval: cfg.RiverFetchPollInterval,
+		// A job still running after JobTimeout is cancelled; one still marked
+		// running after RescueStuckJobsAfter (its process died) is retried.
+		JobTimeout:           jobTimeout(cfg),
 		RescueStuckJobsAfter: cfg.RiverRescueStuckJobsAfter,
 		Queues: map[string]river.QueueConfig{
 			riveradapter.QueueDispatch:     {MaxWorkers: 10},
@@ -166,6 +168,9 @@ func (a *App) wire(ctx context.Context) error {
 	})
 	return nil
 }
+
+// jobTimeout bounds any job: one webhook attempt plus time to record it.
+func jobTimeout(cfg Config) time.Duration { return cfg.WebhookTimeout + 10*time.Second }
 
 func readiness(m *postgres.Migrator) func(context.Context) error {
 	return func(ctx context.Context) error {

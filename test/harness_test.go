@@ -63,6 +63,7 @@ type service struct {
 	cmd    *exec.Cmd
 	logs   *syncBuffer
 	exited chan error
+	killed bool
 }
 
 type syncBuffer struct {
@@ -122,8 +123,12 @@ func envList(env map[string]string) []string {
 // migrates it) with overrides applied to baseEnv, and waits until /readyz.
 func startService(t *testing.T, overrides map[string]string) *service {
 	t.Helper()
-	port := freePort(t)
-	dbURL := pgtest.NewEmptyDatabase(t)
+	return startServiceOn(t, pgtest.NewEmptyDatabase(t), freePort(t), overrides)
+}
+
+// startServiceOn runs the binary on a given database and port, as a restart does.
+func startServiceOn(t *testing.T, dbURL string, port int, overrides map[string]string) *service {
+	t.Helper()
 	env := baseEnv(dbURL, port)
 	for k, v := range overrides {
 		if v == "" {
@@ -165,9 +170,17 @@ func startService(t *testing.T, overrides map[string]string) *service {
 	}
 }
 
+// kill ends the process with SIGKILL, as a crash would.
+func (s *service) kill(t *testing.T) {
+	t.Helper()
+	require.NoError(t, s.cmd.Process.Kill())
+	<-s.exited
+	s.killed = true
+}
+
 // stop sends SIGTERM and waits for a clean exit.
 func (s *service) stop(t *testing.T) {
-	if s.cmd.ProcessState != nil {
+	if s.killed || s.cmd.ProcessState != nil {
 		return
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)

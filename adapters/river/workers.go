@@ -30,9 +30,6 @@ func (w *DispatchWorker) Work(ctx context.Context, job *river.Job[DispatchArgs])
 type DeliverWorker struct {
 	river.WorkerDefaults[DeliverArgs]
 	Deliverer ports.EventDeliverer
-	// AttemptTimeout bounds one attempt; the job gets a little more so the
-	// attempt can be recorded.
-	AttemptTimeout time.Duration
 	// Limiter caps concurrent attempts per webhook config.
 	Limiter *ConfigLimiter
 	Logger  *slog.Logger
@@ -57,11 +54,6 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 			"attempt", job.Args.Attempt, "status_code", out.StatusCode)
 	}
 	return nil
-}
-
-// Timeout leaves room to record the attempt after the HTTP timeout.
-func (w *DeliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration {
-	return w.AttemptTimeout + 10*time.Second
 }
 
 // ConfigLimiter counts attempts in flight per webhook config in this
