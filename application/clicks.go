@@ -15,12 +15,13 @@ const maxCorrelationIDTries = 5
 
 // Clicks records widget clicks.
 type Clicks struct {
-	UoW      ports.UnitOfWork
-	Clock    ports.Clock
-	IDs      ports.IDGenerator
-	Refs     ports.CorrelationIDGenerator
-	Bots     ports.BotDetector
-	WhatsApp domain.WhatsAppLink
+	UoW       ports.UnitOfWork
+	Clock     ports.Clock
+	IDs       ports.IDGenerator
+	Refs      ports.CorrelationIDGenerator
+	Bots      ports.BotDetector
+	WhatsApp  domain.WhatsAppLink
+	Telemetry ports.Telemetry
 }
 
 var _ ports.ClickRecorder = (*Clicks)(nil)
@@ -52,11 +53,12 @@ func (c *Clicks) RecordClick(ctx context.Context, cmd ports.RecordClickCommand) 
 		if err != nil {
 			return ports.ClickReceipt{}, err
 		}
+		events := src.PullEvents()
 		err = c.UoW.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
 			if err := tx.InboundSources().Add(ctx, src); err != nil {
 				return err
 			}
-			return tx.Outbox().Append(ctx, src.PullEvents()...)
+			return tx.Outbox().Append(ctx, events...)
 		})
 		if errors.Is(err, domain.ErrConflict) {
 			continue
@@ -64,6 +66,9 @@ func (c *Clicks) RecordClick(ctx context.Context, cmd ports.RecordClickCommand) 
 		if err != nil {
 			return ports.ClickReceipt{}, fmt.Errorf("record click: %w", err)
 		}
+		tel := telemetryOf(c.Telemetry)
+		tel.ClickRecorded(ctx, isBot)
+		tel.EventsEmitted(ctx, events)
 		return ports.ClickReceipt{
 			CorrelationID: ref,
 			DeviceID:      deviceID,

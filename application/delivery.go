@@ -24,17 +24,17 @@ var _ ports.EventDispatcher = (*Dispatcher)(nil)
 // Dispatch opens one delivery of the event per active config and schedules
 // its first attempt, in one transaction. Running it again for the same
 // event opens nothing twice.
-func (d *Dispatcher) Dispatch(ctx context.Context, outboxID int64) error {
+func (d *Dispatcher) Dispatch(ctx context.Context, outboxID int64) (ports.OutboxEvent, error) {
 	ev, err := d.Events.OutboxEvent(ctx, outboxID)
 	if errors.Is(err, domain.ErrNotFound) {
-		return nil
+		return ports.OutboxEvent{}, nil
 	}
 	if err != nil {
-		return fmt.Errorf("dispatch outbox event %d: %w", outboxID, err)
+		return ev, fmt.Errorf("dispatch outbox event %d: %w", outboxID, err)
 	}
 	configs, err := d.Configs.ActiveWebhookConfigs(ctx)
 	if err != nil || len(configs) == 0 {
-		return err
+		return ev, err
 	}
 	now := d.Clock.Now()
 	ds := make([]ports.NewDelivery, len(configs))
@@ -46,9 +46,9 @@ func (d *Dispatcher) Dispatch(ctx context.Context, outboxID int64) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("dispatch outbox event %d: %w", outboxID, err)
+		return ev, fmt.Errorf("dispatch outbox event %d: %w", outboxID, err)
 	}
-	return nil
+	return ev, nil
 }
 
 // Deliverer makes delivery attempts and decides what follows each.
@@ -62,7 +62,8 @@ type Deliverer struct {
 	// failed for this long; 0 never does.
 	DisableAfter time.Duration
 	// Jitter returns a number in [0,1) for retry jitter; nil uses math/rand.
-	Jitter func() float64
+	Jitter    func() float64
+	Telemetry ports.Telemetry
 }
 
 var _ ports.EventDeliverer = (*Deliverer)(nil)
@@ -87,11 +88,13 @@ func (d *Deliverer) Deliver(ctx context.Context, req ports.DeliveryRequest) (por
 	cfg := target.Config
 	now := d.Clock.Now()
 	if !cfg.IsActive() {
+		// Nothing more is sent to a switched-off endpoint; the partner can
+		// recover the failed deliveries after re-activating it.
 		err := d.UoW.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
 			return tx.Deliveries().Update(ctx, ports.DeliveryState{DeliveryID: req.DeliveryID, Status: domain.DeliveryFailed,
 				Attempts: target.Attempts, LastError: "webhook config is inactive", FinishedAt: &now})
 		})
-		return ports.DeliveryOutcome{Skipped: true, Status: domain.DeliveryFailed}, err
+		return ports.DeliveryOutcome{Skipped: true, Status: domain.DeliveryFailed, Event: target.Event, Service: cfg.Service()}, err
 	}
 
 	resp, sendErr := d.Sender.Send(ctx, ports.WebhookRequest{
@@ -100,7 +103,8 @@ func (d *Deliverer) Deliver(ctx context.Context, req ports.DeliveryRequest) (por
 	})
 	result := domain.AttemptResult{StatusCode: resp.StatusCode, Failed: sendErr != nil, RetryAfter: resp.RetryAfter}
 	decision := domain.DecideAfterAttempt(req.Attempt, result, d.Schedule, d.jitter(), d.Clock.Now())
-	out := ports.DeliveryOutcome{Status: decision.Status, StatusCode: resp.StatusCode, RetryAt: decision.RetryAt}
+	out := ports.DeliveryOutcome{Status: decision.Status, StatusCode: resp.StatusCode, RetryAt: decision.RetryAt,
+		Event: target.Event, Service: cfg.Service()}
 	switch {
 	case sendErr != nil:
 		out.Err = sendErr
@@ -139,7 +143,24 @@ func (d *Deliverer) Deliver(ctx context.Context, req ports.DeliveryRequest) (por
 	if err != nil {
 		return out, fmt.Errorf("record attempt %d of delivery %d: %w", req.Attempt, req.DeliveryID, err)
 	}
+	tel := telemetryOf(d.Telemetry)
+	outcome := string(decision.Status)
+	if decision.Status == domain.DeliveryPending {
+		outcome = "retrying"
+	}
+	tel.DeliveryAttempted(ctx, outcome, resp.StatusCode)
+	if decision.Status == domain.DeliverySucceeded {
+		tel.EventDelivered(ctx, d.Clock.Now().Sub(target.Event.CreatedAt))
+	}
 	return out, nil
+}
+
+// telemetryOf returns t, or a sink when t is nil.
+func telemetryOf(t ports.Telemetry) ports.Telemetry {
+	if t == nil {
+		return ports.NoTelemetry{}
+	}
+	return t
 }
 
 // trackHealth switches off an endpoint that answered 410 Gone or that has

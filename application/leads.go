@@ -14,7 +14,8 @@ type Leads struct {
 	Clock ports.Clock
 	IDs   ports.IDGenerator
 	// Required are the fields that complete a lead.
-	Required []string
+	Required  []string
+	Telemetry ports.Telemetry
 }
 
 var _ ports.LeadAgentAPI = (*Leads)(nil)
@@ -42,7 +43,10 @@ func (l *Leads) UpdateLead(ctx context.Context, cmd ports.UpdateLeadCommand) (po
 	if err := domain.ValidateLeadData(cmd.Data); err != nil {
 		return ports.LeadView{}, err
 	}
-	var view ports.LeadView
+	var (
+		view   ports.LeadView
+		events []domain.Event
+	)
 	err := l.UoW.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
 		lead, err := tx.Leads().ByConversation(ctx, cmd.ConversationID, true)
 		if err != nil {
@@ -57,11 +61,13 @@ func (l *Leads) UpdateLead(ctx context.Context, cmd ports.UpdateLeadCommand) (po
 			return err
 		}
 		view = leadView(lead)
-		return tx.Outbox().Append(ctx, lead.PullEvents()...)
+		events = lead.PullEvents()
+		return tx.Outbox().Append(ctx, events...)
 	})
 	if err != nil {
 		return ports.LeadView{}, fmt.Errorf("update lead of conversation %d: %w", cmd.ConversationID, err)
 	}
+	telemetryOf(l.Telemetry).EventsEmitted(ctx, events)
 	return view, nil
 }
 

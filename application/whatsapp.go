@@ -17,7 +17,8 @@ type WhatsApp struct {
 	IDs   ports.IDGenerator
 	Refs  ports.CorrelationIDGenerator
 	// Window is how old a click may be and still be correlated.
-	Window time.Duration
+	Window    time.Duration
+	Telemetry ports.Telemetry
 }
 
 var _ ports.WhatsAppInbox = (*WhatsApp)(nil)
@@ -45,7 +46,15 @@ func (w *WhatsApp) receive(ctx context.Context, m ports.InboundMessage) error {
 	// A clash on a freshly drawn correlation id (referral clicks) retries the
 	// whole message; nothing of the failed try was committed.
 	for range maxCorrelationIDTries {
-		err = w.UoW.Do(ctx, func(ctx context.Context, tx ports.Tx) error { return w.receiveTx(ctx, tx, m) })
+		var events []domain.Event
+		err = w.UoW.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+			var err error
+			events, err = w.receiveTx(ctx, tx, m)
+			return err
+		})
+		if err == nil {
+			telemetryOf(w.Telemetry).EventsEmitted(ctx, events)
+		}
 		if !errors.Is(err, domain.ErrConflict) {
 			return err
 		}
@@ -53,34 +62,34 @@ func (w *WhatsApp) receive(ctx context.Context, m ports.InboundMessage) error {
 	return err
 }
 
-func (w *WhatsApp) receiveTx(ctx context.Context, tx ports.Tx, m ports.InboundMessage) error {
+func (w *WhatsApp) receiveTx(ctx context.Context, tx ports.Tx, m ports.InboundMessage) ([]domain.Event, error) {
 	now := w.Clock.Now()
 	fresh, err := tx.Conversations().RecordMessage(ctx, m.ChannelID, m.MessageID, now)
 	if err != nil || !fresh {
-		return err
+		return nil, err
 	}
 	convID, created, err := tx.Conversations().Open(ctx, m.ChannelID, m.Sender, now)
 	if err != nil || !created {
-		return err
+		return nil, err
 	}
 	source, err := w.claimQuotedClick(ctx, tx, m.Text, now)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	newSource := false
 	if source == nil && m.Referral != nil {
 		ref, err := w.Refs.NewCorrelationID()
 		if err != nil {
-			return fmt.Errorf("new correlation id: %w", err)
+			return nil, fmt.Errorf("new correlation id: %w", err)
 		}
 		if source, err = domain.ClickFromReferral(ref, *m.Referral, now); err != nil {
-			return err
+			return nil, err
 		}
 		newSource = true
 	}
 	lead, err := domain.StartLead(convID, m.ChannelID, m.Sender, source, w.IDs.NewID(), now)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	switch {
 	case source != nil && newSource:
@@ -89,12 +98,13 @@ func (w *WhatsApp) receiveTx(ctx context.Context, tx ports.Tx, m ports.InboundMe
 		err = tx.InboundSources().SaveCorrelation(ctx, source)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := tx.Leads().Add(ctx, lead); err != nil {
-		return err
+		return nil, err
 	}
-	return tx.Outbox().Append(ctx, lead.PullEvents()...)
+	events := lead.PullEvents()
+	return events, tx.Outbox().Append(ctx, events...)
 }
 
 // claimQuotedClick returns the first click the text quotes that may still be

@@ -7,8 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/aurix/integrations/adapters/postgres"
+	"github.com/aurix/integrations/adapters/telemetry"
 )
 
 const usage = `usage:
@@ -51,7 +53,7 @@ func NewLogger(w io.Writer, level string) *slog.Logger {
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		l = slog.LevelInfo
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	return slog.New(telemetry.TraceHandler{Handler: slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})})
 }
 
 func serve(ctx context.Context, environ map[string]string, log *slog.Logger) error {
@@ -59,7 +61,16 @@ func serve(ctx context.Context, environ map[string]string, log *slog.Logger) err
 	if err != nil {
 		return err
 	}
-	app, err := NewApp(ctx, cfg, log)
+	tel, err := SetupTelemetry(ctx, environ, log, TelemetryOptions{})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tel.Shutdown(sctx)
+	}()
+	app, err := NewApp(ctx, cfg, tel, log)
 	if err != nil {
 		return err
 	}

@@ -16,12 +16,17 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/riverqueue/rivercontrib/otelriver"
+	"github.com/uptrace/bun/extra/bunotel"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"riverqueue.com/riverui"
 
 	httpadapter "github.com/aurix/integrations/adapters/http"
 	"github.com/aurix/integrations/adapters/postgres"
 	riveradapter "github.com/aurix/integrations/adapters/river"
 	"github.com/aurix/integrations/adapters/system"
+	"github.com/aurix/integrations/adapters/telemetry"
 	"github.com/aurix/integrations/adapters/useragent"
 	"github.com/aurix/integrations/adapters/webhook"
 	"github.com/aurix/integrations/application"
@@ -39,6 +44,7 @@ func Version() string {
 // App is the wired service.
 type App struct {
 	cfg     Config
+	tel     *Telemetry
 	log     *slog.Logger
 	db      *postgres.DB
 	river   *river.Client[*sql.Tx]
@@ -47,12 +53,15 @@ type App struct {
 
 // NewApp connects to the database, migrates when configured to, and wires
 // every adapter and use case.
-func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+func NewApp(ctx context.Context, cfg Config, tel *Telemetry, log *slog.Logger) (*App, error) {
 	db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, db: db}
+	// Statements are recorded as templates, never with their values.
+	db.Bun.AddQueryHook(bunotel.NewQueryHook(bunotel.WithDBName("aurix"), bunotel.WithFormattedQueries(false),
+		bunotel.WithTracerProvider(tel.Tracer), bunotel.WithMeterProvider(tel.Meter)))
+	a := &App{cfg: cfg, tel: tel, log: log, db: db}
 	if err := a.wire(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -71,45 +80,49 @@ func (a *App) wire(ctx context.Context) error {
 	}
 	driver := riverdatabasesql.NewWithPgxListener(a.db.SQL, a.db.Listener)
 	riverLog := log.With("component", "river")
+	// One otelriver middleware for inserts and work: an inserted job carries
+	// the inserting span's context, and its work span continues it.
+	riverOtel := []rivertype.Middleware{otelriver.NewMiddleware(&otelriver.MiddlewareConfig{
+		EnableTracePropagation: true, EnableWorkSpanJobKindSuffix: true,
+		TracerProvider: a.tel.Tracer, MeterProvider: a.tel.Meter,
+	})}
+	store := postgres.NewStore(a.db.Bun)
+	metrics, err := telemetry.NewMetrics(a.tel.Meter, store.OldestPending)
+	if err != nil {
+		return err
+	}
 
 	// An insert-only client schedules jobs; it needs no workers, so the use
 	// cases that schedule can be built before the workers that run them.
-	inserter, err := river.NewClient(driver, &river.Config{Logger: riverLog})
+	inserter, err := river.NewClient(driver, &river.Config{Logger: riverLog, Middleware: riverOtel})
 	if err != nil {
 		return fmt.Errorf("river insert client: %w", err)
 	}
-	queue := riveradapter.NewQueue(inserter)
-	uow := postgres.NewUnitOfWork(a.db.Bun, queue)
-	store := postgres.NewStore(a.db.Bun)
-	clock, ids := system.Clock{}, system.UUIDs{}
+	uow := postgres.NewUnitOfWork(a.db.Bun, riveradapter.NewQueue(inserter))
+	clock, ids, refs := system.Clock{}, system.UUIDs{}, system.CorrelationIDs{}
 
-	clicks := &application.Clicks{
-		UoW: uow, Clock: clock, IDs: ids, Refs: system.CorrelationIDs{}, Bots: useragent.New(),
-		WhatsApp: domain.WhatsAppLink{Number: cfg.WhatsAppNumber, Prefill: cfg.WhatsAppPrefill},
-	}
-	configs := &application.WebhookConfigs{
-		UoW: uow, Clock: clock, IDs: ids, Resolver: system.Resolver{},
-		Policy:              domain.TargetPolicy{AllowInsecure: cfg.WebhookAllowInsecure},
-		AllowPrivateTargets: cfg.WebhookAllowPrivateTargets,
-	}
 	sender := webhook.NewSender(webhook.Options{
 		Timeout:             cfg.WebhookTimeout,
 		AllowPrivateTargets: cfg.WebhookAllowPrivateTargets,
 		UserAgent:           "Aurix-Webhooks/" + Version(),
+		Transport: func(rt http.RoundTripper) http.RoundTripper {
+			return otelhttp.NewTransport(rt, otelhttp.WithTracerProvider(a.tel.Tracer), otelhttp.WithMeterProvider(a.tel.Meter),
+				otelhttp.WithSpanNameFormatter(func(string, *http.Request) string { return "webhook POST" }))
+		},
 	})
-
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &riveradapter.DispatchWorker{
 		Dispatcher: &application.Dispatcher{UoW: uow, Events: store, Configs: store, Clock: clock},
 	})
 	river.AddWorker(workers, &riveradapter.DeliverWorker{
 		Deliverer: &application.Deliverer{UoW: uow, Deliveries: store, Sender: sender, Clock: clock,
-			Schedule: cfg.WebhookRetrySchedule, DisableAfter: cfg.WebhookDisableAfter},
+			Schedule: cfg.WebhookRetrySchedule, DisableAfter: cfg.WebhookDisableAfter, Telemetry: metrics},
 		Limiter: riveradapter.NewConfigLimiter(cfg.WebhookMaxInFlight),
 		Logger:  log,
 	})
 	a.river, err = river.NewClient(driver, &river.Config{
 		Logger:            riverLog,
+		Middleware:        riverOtel,
 		Workers:           workers,
 		FetchCooldown:     cfg.RiverFetchCooldown,
 		FetchPollInterval: cfg.RiverFetchPollInterval,
@@ -144,11 +157,14 @@ func (a *App) wire(ctx context.Context) error {
 	}
 
 	a.handler = httpadapter.NewRouter(httpadapter.Deps{
-		Clicks:         clicks,
-		WebhookConfigs: configs,
-		WhatsApp: &application.WhatsApp{UoW: uow, Clock: clock, IDs: ids, Refs: system.CorrelationIDs{},
-			Window: cfg.CorrelationWindow},
-		Leads:               &application.Leads{UoW: uow, Clock: clock, IDs: ids, Required: cfg.LeadRequiredFields},
+		Clicks: &application.Clicks{UoW: uow, Clock: clock, IDs: ids, Refs: refs, Bots: useragent.New(), Telemetry: metrics,
+			WhatsApp: domain.WhatsAppLink{Number: cfg.WhatsAppNumber, Prefill: cfg.WhatsAppPrefill}},
+		WebhookConfigs: &application.WebhookConfigs{UoW: uow, Clock: clock, IDs: ids, Resolver: system.Resolver{},
+			Policy:              domain.TargetPolicy{AllowInsecure: cfg.WebhookAllowInsecure},
+			AllowPrivateTargets: cfg.WebhookAllowPrivateTargets},
+		WhatsApp: &application.WhatsApp{UoW: uow, Clock: clock, IDs: ids, Refs: refs,
+			Window: cfg.CorrelationWindow, Telemetry: metrics},
+		Leads:               &application.Leads{UoW: uow, Clock: clock, IDs: ids, Required: cfg.LeadRequiredFields, Telemetry: metrics},
 		Partner:             &application.Partner{Reader: store},
 		DeliveryLog:         &application.DeliveryLog{UoW: uow, Reader: store, Clock: clock, SecretGrace: cfg.WebhookSecretGrace},
 		WidgetRateLimit:     cfg.WidgetRateLimit,
@@ -165,6 +181,7 @@ func (a *App) wire(ctx context.Context) error {
 		AdminUser:           cfg.AdminUser,
 		AdminPassword:       cfg.AdminPassword,
 		Logger:              log,
+		Metrics:             a.tel.Metrics,
 	})
 	return nil
 }
@@ -185,8 +202,23 @@ func readiness(m *postgres.Migrator) func(context.Context) error {
 	}
 }
 
-// Handler returns the HTTP handler (for tests that serve it themselves).
-func (a *App) Handler() http.Handler { return a.handler }
+// Handler returns the HTTP handler: the router inside a server span per
+// request (named by route template once the route is known).
+func (a *App) Handler() http.Handler {
+	return otelhttp.NewHandler(a.handler, "http.server",
+		otelhttp.WithTracerProvider(a.tel.Tracer), otelhttp.WithMeterProvider(a.tel.Meter),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }))
+}
+
+// Start starts the River workers without serving HTTP (for tests that serve
+// Handler themselves); Stop stops them.
+func (a *App) Start(ctx context.Context) error { return a.river.Start(ctx) }
+
+// Stop stops the workers and closes the database.
+func (a *App) Stop(ctx context.Context) error {
+	defer a.db.Close()
+	return a.river.Stop(ctx)
+}
 
 // Run serves HTTP and works jobs until ctx is cancelled, then shuts down
 // gracefully: it stops accepting connections, lets in-flight requests finish,
@@ -199,7 +231,7 @@ func (a *App) Run(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", a.cfg.HTTPAddr, err)
 	}
 	srv := &http.Server{
-		Handler:           a.handler,
+		Handler:           a.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -50,9 +50,10 @@ type WebhookConfigManager interface {
 	GetWebhookConfig(ctx context.Context, service string) (WebhookConfigView, error)
 }
 
-// EventDispatcher fans one outbox event out to every active webhook config.
+// EventDispatcher fans one outbox event out to every active webhook config
+// and returns the event it dispatched (empty when it no longer exists).
 type EventDispatcher interface {
-	Dispatch(ctx context.Context, outboxID int64) error
+	Dispatch(ctx context.Context, outboxID int64) (OutboxEvent, error)
 }
 
 // DeliveryRequest names one attempt of one delivery series.
@@ -76,6 +77,9 @@ type DeliveryOutcome struct {
 	Err error
 	// RetryAt is when the next attempt runs, zero when none will.
 	RetryAt time.Time
+	// Event and Service say what was delivered to whom, for tracing.
+	Event   OutboxEvent
+	Service string
 }
 
 // EventDeliverer performs one delivery attempt and schedules what follows.

@@ -84,6 +84,9 @@ type OutboxEvent struct {
 	Payload       []byte
 	CorrelationID string
 	CreatedAt     time.Time
+	// TraceContext is the W3C trace context of the request that emitted
+	// the event (traceparent, tracestate).
+	TraceContext map[string]string
 }
 
 // OutboxReader reads stored events.

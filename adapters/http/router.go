@@ -46,6 +46,8 @@ type Deps struct {
 	AdminUser     string
 	AdminPassword string
 	Logger        *slog.Logger
+	// Metrics, when not nil, is served at /metrics for Prometheus.
+	Metrics http.Handler
 }
 
 // NewRouter builds the service's HTTP handler.
@@ -62,7 +64,7 @@ func NewRouter(d Deps) *mux.Router {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeProblem(w, Problem{Type: "/problems/method-not-allowed", Title: "Method not allowed", Status: http.StatusMethodNotAllowed})
 	})
-	r.Use(recoverer(d.Logger))
+	r.Use(recoverer(d.Logger), nameSpanByRoute)
 
 	widgetCORS := cors.New(cors.Options{
 		AllowedOrigins: d.AllowedOrigins,
@@ -105,6 +107,9 @@ func NewRouter(d Deps) *mux.Router {
 	r.HandleFunc("/healthz", h.healthz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", h.readyz).Methods(http.MethodGet, http.MethodHead)
 
+	if d.Metrics != nil {
+		r.Handle("/metrics", d.Metrics).Methods(http.MethodGet)
+	}
 	if d.Admin != nil && d.AdminPassword != "" {
 		r.PathPrefix(d.AdminPrefix).Handler(basicAuth(d.AdminUser, d.AdminPassword, d.Admin))
 	}

@@ -3,6 +3,8 @@ package http
 import (
 	"net/http"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/aurix/integrations/domain"
 	"github.com/aurix/integrations/ports"
 )
@@ -35,6 +37,7 @@ func (h *handlers) recordClick(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, h.deps.Logger, err)
 		return
 	}
+	spanAttr(r, attribute.String("aurix.correlation_id", string(receipt.CorrelationID)))
 	writeJSON(w, http.StatusCreated, clickResponse{
 		CorrelationID: receipt.CorrelationID,
 		DeviceID:      receipt.DeviceID,

@@ -149,3 +149,17 @@ func (s *Store) DeliveryTarget(ctx context.Context, deliveryID int64) (ports.Del
 	return ports.DeliveryTarget{DeliveryID: d.ID, Status: domain.DeliveryStatus(d.Status), Attempts: d.Attempts,
 		Event: outboxEventOf(ev), Config: c.domain()}, nil
 }
+
+// OldestPending returns when the oldest event still waiting for a delivery
+// was created.
+func (s *Store) OldestPending(ctx context.Context) (time.Time, bool, error) {
+	var t *time.Time
+	err := s.db.NewRaw(`SELECT min(o.created_at) FROM webhook_deliveries d JOIN outbox o ON o.id = d.outbox_id WHERE d.status = 'pending'`).Scan(ctx, &t)
+	if err != nil {
+		return time.Time{}, false, classify(err, "oldest pending delivery")
+	}
+	if t == nil {
+		return time.Time{}, false, nil
+	}
+	return *t, true, nil
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/uptrace/bun"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/aurix/integrations/domain"
 	"github.com/aurix/integrations/ports"
@@ -22,6 +24,14 @@ func (o outbox) Append(ctx context.Context, events ...domain.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
+	// The emitting request's trace context travels with the event, so the
+	// dispatch and every delivery can be joined to it.
+	carrier := propagation.MapCarrier{}
+	otel.GetTextMapPropagator().Inject(ctx, carrier)
+	traceContext, err := json.Marshal(carrier)
+	if err != nil {
+		return fmt.Errorf("encode trace context: %w", err)
+	}
 	rows := make([]outboxModel, len(events))
 	for i, e := range events {
 		payload, err := e.Payload()
@@ -29,7 +39,7 @@ func (o outbox) Append(ctx context.Context, events ...domain.Event) error {
 			return err
 		}
 		rows[i] = outboxModel{EventID: e.ID, EventType: string(e.Type), Payload: payload,
-			CorrelationID: e.CorrelationID, TraceContext: json.RawMessage(`{}`), CreatedAt: e.OccurredAt}
+			CorrelationID: e.CorrelationID, TraceContext: traceContext, CreatedAt: e.OccurredAt}
 	}
 	if _, err := o.tx.NewInsert().Model(&rows).Returning("id").Exec(ctx); err != nil {
 		return classify(err, "insert outbox events")
@@ -67,8 +77,10 @@ func (s *Store) OutboxEvent(ctx context.Context, id int64) (ports.OutboxEvent, e
 }
 
 func outboxEventOf(m outboxModel) ports.OutboxEvent {
+	tc := map[string]string{}
+	_ = json.Unmarshal(m.TraceContext, &tc) // a damaged trace context only costs the link
 	return ports.OutboxEvent{ID: m.ID, EventID: m.EventID, Type: domain.EventType(m.EventType),
-		Payload: m.Payload, CorrelationID: m.CorrelationID, CreatedAt: m.CreatedAt}
+		Payload: m.Payload, CorrelationID: m.CorrelationID, CreatedAt: m.CreatedAt, TraceContext: tc}
 }
 
 // ActiveWebhookConfigs lists the configs that receive events.

@@ -20,7 +20,9 @@ type DispatchWorker struct {
 
 // Work opens the event's deliveries.
 func (w *DispatchWorker) Work(ctx context.Context, job *river.Job[DispatchArgs]) error {
-	return w.Dispatcher.Dispatch(ctx, job.Args.OutboxID)
+	ev, err := w.Dispatcher.Dispatch(ctx, job.Args.OutboxID)
+	annotate(ctx, ev)
+	return err
 }
 
 // DeliverWorker makes one delivery attempt per job. The use case records the
@@ -45,6 +47,7 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	}
 	defer release()
 	out, err := w.Deliverer.Deliver(ctx, ports.DeliveryRequest{DeliveryID: job.Args.DeliveryID, Attempt: job.Args.Attempt})
+	annotate(ctx, out.Event, attemptAttrs(out.Service, job.Args.Attempt, out.StatusCode)...)
 	if err != nil {
 		return err
 	}

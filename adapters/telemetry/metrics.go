@@ -1,0 +1,96 @@
+package telemetry
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/aurix/integrations/domain"
+	"github.com/aurix/integrations/ports"
+)
+
+// Metrics records the service's business metrics with OpenTelemetry.
+type Metrics struct {
+	clicks   metric.Int64Counter
+	events   metric.Int64Counter
+	attempts metric.Int64Counter
+	latency  metric.Float64Histogram
+}
+
+var _ ports.Telemetry = (*Metrics)(nil)
+
+// OldestPending tells the creation time of the oldest event not yet
+// delivered; ok is false when nothing is pending.
+type OldestPending func(ctx context.Context) (t time.Time, ok bool, err error)
+
+// NewMetrics creates the instruments on mp, including the queue-lag gauge
+// that asks oldest on every collection.
+func NewMetrics(mp metric.MeterProvider, oldest OldestPending) (*Metrics, error) {
+	m := mp.Meter("github.com/aurix/integrations")
+	var (
+		out Metrics
+		err error
+	)
+	if out.clicks, err = m.Int64Counter("aurix.clicks", metric.WithDescription("Widget clicks recorded"), metric.WithUnit("{click}")); err != nil {
+		return nil, fmt.Errorf("clicks counter: %w", err)
+	}
+	if out.events, err = m.Int64Counter("aurix.events.emitted", metric.WithDescription("Partner events written to the outbox"), metric.WithUnit("{event}")); err != nil {
+		return nil, fmt.Errorf("events counter: %w", err)
+	}
+	if out.attempts, err = m.Int64Counter("aurix.delivery.attempts", metric.WithDescription("Webhook delivery attempts"), metric.WithUnit("{attempt}")); err != nil {
+		return nil, fmt.Errorf("attempts counter: %w", err)
+	}
+	if out.latency, err = m.Float64Histogram("aurix.delivery.latency", metric.WithDescription("Time from an event's creation to its successful delivery"),
+		metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200, 36000)); err != nil {
+		return nil, fmt.Errorf("latency histogram: %w", err)
+	}
+	if oldest != nil {
+		_, err = m.Float64ObservableGauge("aurix.outbox.lag", metric.WithDescription("Age of the oldest event not yet delivered"), metric.WithUnit("s"),
+			metric.WithFloat64Callback(func(ctx context.Context, o metric.Float64Observer) error {
+				t, ok, err := oldest(ctx)
+				if err != nil {
+					return err
+				}
+				lag := 0.0
+				if ok {
+					lag = time.Since(t).Seconds()
+				}
+				o.Observe(lag)
+				return nil
+			}))
+		if err != nil {
+			return nil, fmt.Errorf("lag gauge: %w", err)
+		}
+	}
+	return &out, nil
+}
+
+// ClickRecorded counts a click.
+func (m *Metrics) ClickRecorded(ctx context.Context, bot bool) {
+	m.clicks.Add(ctx, 1, metric.WithAttributes(attribute.Bool("bot", bot)))
+}
+
+// EventsEmitted counts events by type.
+func (m *Metrics) EventsEmitted(ctx context.Context, events []domain.Event) {
+	for _, e := range events {
+		m.events.Add(ctx, 1, metric.WithAttributes(attribute.String("event_type", string(e.Type))))
+	}
+}
+
+// DeliveryAttempted counts an attempt by outcome and status class.
+func (m *Metrics) DeliveryAttempted(ctx context.Context, outcome string, statusCode int) {
+	class := "none"
+	if statusCode > 0 {
+		class = strconv.Itoa(statusCode/100) + "xx"
+	}
+	m.attempts.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", outcome), attribute.String("status_class", class)))
+}
+
+// EventDelivered records the end-to-end delivery latency.
+func (m *Metrics) EventDelivered(ctx context.Context, latency time.Duration) {
+	m.latency.Record(ctx, latency.Seconds())
+}

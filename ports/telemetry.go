@@ -1,0 +1,35 @@
+package ports
+
+import (
+	"context"
+	"time"
+
+	"github.com/aurix/integrations/domain"
+)
+
+// Telemetry receives the business measurements operators watch. Use cases
+// report only what was committed.
+type Telemetry interface {
+	ClickRecorded(ctx context.Context, bot bool)
+	EventsEmitted(ctx context.Context, events []domain.Event)
+	// DeliveryAttempted reports one attempt: outcome is "succeeded",
+	// "retrying" or "failed"; statusCode is 0 when no answer arrived.
+	DeliveryAttempted(ctx context.Context, outcome string, statusCode int)
+	// EventDelivered reports the time from an event's creation to its 2xx.
+	EventDelivered(ctx context.Context, latency time.Duration)
+}
+
+// NoTelemetry discards every measurement.
+type NoTelemetry struct{}
+
+// ClickRecorded does nothing.
+func (NoTelemetry) ClickRecorded(context.Context, bool) {}
+
+// EventsEmitted does nothing.
+func (NoTelemetry) EventsEmitted(context.Context, []domain.Event) {}
+
+// DeliveryAttempted does nothing.
+func (NoTelemetry) DeliveryAttempted(context.Context, string, int) {}
+
+// EventDelivered does nothing.
+func (NoTelemetry) EventDelivered(context.Context, time.Duration) {}
