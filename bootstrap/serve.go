@@ -113,12 +113,14 @@ func (a *App) wire(ctx context.Context) error {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &riveradapter.DispatchWorker{
 		Dispatcher: &application.Dispatcher{UoW: uow, Events: store, Configs: store, Clock: clock},
+		Tracer:     a.tel.Tracer.Tracer("github.com/aurix/integrations/adapters/river"),
 	})
 	river.AddWorker(workers, &riveradapter.DeliverWorker{
 		Deliverer: &application.Deliverer{UoW: uow, Deliveries: store, Sender: sender, Clock: clock,
 			Schedule: cfg.WebhookRetrySchedule, DisableAfter: cfg.WebhookDisableAfter, Telemetry: metrics},
 		Limiter: riveradapter.NewConfigLimiter(cfg.WebhookMaxInFlight),
 		Logger:  log,
+		Tracer:  a.tel.Tracer.Tracer("github.com/aurix/integrations/adapters/river"),
 	})
 	a.river, err = river.NewClient(driver, &river.Config{
 		Logger:            riverLog,

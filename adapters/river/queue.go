@@ -3,7 +3,6 @@ package river
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -23,7 +22,9 @@ func NewQueue(client *river.Client[*sql.Tx]) *Queue { return &Queue{client: clie
 func (q *Queue) EnqueueDispatchTx(ctx context.Context, tx *sql.Tx, outboxIDs []int64) error {
 	params := make([]river.InsertManyParams, len(outboxIDs))
 	for i, id := range outboxIDs {
-		params[i] = river.InsertManyParams{Args: DispatchArgs{OutboxID: id}}
+		opts := DispatchArgs{}.InsertOpts()
+		opts.Metadata = traceMetadata(ctx, map[string]any{"outbox_id": id})
+		params[i] = river.InsertManyParams{Args: DispatchArgs{OutboxID: id}, InsertOpts: &opts}
 	}
 	if _, err := q.client.InsertManyTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("insert dispatch jobs: %w", err)
@@ -41,7 +42,7 @@ func (q *Queue) EnqueueDeliveryTx(ctx context.Context, tx *sql.Tx, deliveryID in
 	opts.ScheduledAt = at
 	// Metadata makes a job readable in River UI: which event, which
 	// endpoint, which attempt. No payload, no secret.
-	opts.Metadata, _ = json.Marshal(map[string]any{"event_id": eventID, "webhook_config_id": configID, "attempt": attempt})
+	opts.Metadata = traceMetadata(ctx, map[string]any{"event_id": eventID, "webhook_config_id": configID, "attempt": attempt})
 	args := DeliverArgs{DeliveryID: deliveryID, ConfigID: configID, Attempt: attempt}
 	if _, err := q.client.InsertTx(ctx, tx, args, &opts); err != nil {
 		return fmt.Errorf("insert delivery job: %w", err)

@@ -2,6 +2,7 @@ package river
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 
 	"go.opentelemetry.io/otel"
@@ -20,6 +21,42 @@ const (
 	AttrIntegration   = attribute.Key("aurix.integration")
 	AttrAttempt       = attribute.Key("aurix.attempt")
 )
+
+// traceMetadata is job metadata carrying the inserting span's W3C context,
+// plus what makes the job readable in River UI.
+func traceMetadata(ctx context.Context, extra map[string]any) []byte {
+	carrier := propagation.MapCarrier{}
+	otel.GetTextMapPropagator().Inject(ctx, carrier)
+	md := map[string]any{}
+	for k, v := range extra {
+		md[k] = v
+	}
+	if len(carrier) > 0 {
+		md["aurix_trace"] = map[string]string(carrier)
+	}
+	b, _ := json.Marshal(md)
+	return b
+}
+
+// startJobSpan starts the span of Aurix's own work on a job as a child of
+// the span that inserted the job, so a click, its dispatch and every
+// delivery attempt form one trace; River's own work span (a separate trace
+// that otelriver links to the inserter) is linked to it.
+func startJobSpan(ctx context.Context, tracer trace.Tracer, metadata []byte, name string) (context.Context, trace.Span) {
+	var md struct {
+		Trace map[string]string `json:"aurix_trace"`
+	}
+	_ = json.Unmarshal(metadata, &md)
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer)}
+	if river := trace.SpanContextFromContext(ctx); river.IsValid() {
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: river}))
+	}
+	parent := ctx
+	if origin := trace.SpanContextFromContext(otel.GetTextMapPropagator().Extract(context.Background(), propagation.MapCarrier(md.Trace))); origin.IsValid() {
+		parent = trace.ContextWithRemoteSpanContext(ctx, origin)
+	}
+	return tracer.Start(parent, name, opts...)
+}
 
 // annotate puts the event's identity on the job's span and links the span to
 // the trace of the request that emitted the event (a redelivery asked for

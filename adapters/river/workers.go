@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/aurix/integrations/domain"
 	"github.com/aurix/integrations/ports"
@@ -16,12 +18,18 @@ import (
 type DispatchWorker struct {
 	river.WorkerDefaults[DispatchArgs]
 	Dispatcher ports.EventDispatcher
+	Tracer     trace.Tracer
 }
 
 // Work opens the event's deliveries.
 func (w *DispatchWorker) Work(ctx context.Context, job *river.Job[DispatchArgs]) error {
+	ctx, span := startJobSpan(ctx, w.Tracer, job.Metadata, "aurix.dispatch")
+	defer span.End()
 	ev, err := w.Dispatcher.Dispatch(ctx, job.Args.OutboxID)
 	annotate(ctx, ev)
+	if err != nil {
+		span.SetStatus(codes.Error, "dispatch failed")
+	}
 	return err
 }
 
@@ -35,6 +43,7 @@ type DeliverWorker struct {
 	// Limiter caps concurrent attempts per webhook config.
 	Limiter *ConfigLimiter
 	Logger  *slog.Logger
+	Tracer  trace.Tracer
 }
 
 // Work delivers the event unless the endpoint already has its fill of
@@ -46,8 +55,13 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		return river.JobSnooze(250 * time.Millisecond)
 	}
 	defer release()
+	ctx, span := startJobSpan(ctx, w.Tracer, job.Metadata, "aurix.deliver")
+	defer span.End()
 	out, err := w.Deliverer.Deliver(ctx, ports.DeliveryRequest{DeliveryID: job.Args.DeliveryID, Attempt: job.Args.Attempt})
 	annotate(ctx, out.Event, attemptAttrs(out.Service, job.Args.Attempt, out.StatusCode)...)
+	if err != nil || out.Err != nil {
+		span.SetStatus(codes.Error, "delivery attempt failed")
+	}
 	if err != nil {
 		return err
 	}
