@@ -103,7 +103,9 @@ func RecordClick(c NewClick) (*InboundSource, error) {
 	if u != nil {
 		params = ParseMarketingParams(u)
 		for k, val := range params {
-			if m := checkText(val); m != "" {
+			if m := checkText(k); m != "" {
+				v.add("click_url", "a parameter name %s", m)
+			} else if m := checkText(val); m != "" {
 				v.add("click_url", "parameter %s %s", k, m)
 			}
 		}
@@ -150,10 +152,21 @@ func parseClickURL(raw string) (*url.URL, string) {
 	if err != nil {
 		return nil, "must be a valid URL"
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 		return nil, "must be an absolute http or https URL"
 	}
 	return u, ""
+}
+
+// truncateBytes cuts s to at most n bytes without splitting a character.
+func truncateBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func truncateRunes(s string, n int) string {

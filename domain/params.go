@@ -33,18 +33,22 @@ type MarketingParams map[string]string
 // click id and bing/cpc from msclkid when utm_source and utm_medium are absent.
 func ParseMarketingParams(u *url.URL) MarketingParams {
 	p := MarketingParams{}
-	// url.ParseQuery drops pairs it cannot decode; keep every other one.
-	q, _ := url.ParseQuery(u.RawQuery)
-	// Walk the raw query in order so "first value kept" holds across keys
-	// that differ only in case (utm_Source then utm_source).
-	for _, pair := range strings.FieldsFunc(u.RawQuery, func(r rune) bool { return r == '&' || r == ';' }) {
-		rawKey, _, _ := strings.Cut(pair, "=")
+	// Walk the raw query pair by pair, in order, so "first value kept"
+	// holds across keys that differ only in case (utm_Source then
+	// utm_source) and a pair that cannot be decoded is skipped rather than
+	// shifting which value counts as first. Like url.ParseQuery, a pair
+	// holding a semicolon is not a pair.
+	for pair := range strings.SplitSeq(u.RawQuery, "&") {
+		if pair == "" || strings.Contains(pair, ";") {
+			continue
+		}
+		rawKey, rawVal, _ := strings.Cut(pair, "=")
 		key, err := url.QueryUnescape(rawKey)
 		if err != nil {
 			continue
 		}
-		vals, ok := q[key]
-		if !ok || len(vals) == 0 {
+		val, err := url.QueryUnescape(rawVal)
+		if err != nil {
 			continue
 		}
 		lk := strings.ToLower(key)
@@ -52,7 +56,7 @@ func ParseMarketingParams(u *url.URL) MarketingParams {
 			continue
 		}
 		if _, seen := p[lk]; !seen {
-			p[lk] = vals[0]
+			p[lk] = val
 		}
 	}
 	switch {

@@ -12,12 +12,11 @@ func ParseQueryDate(s string) (time.Time, error) {
 	if len(s) > 64 {
 		return time.Time{}, fmt.Errorf("must be an RFC 3339 time or a YYYY-MM-DD date")
 	}
-	if t, err := time.Parse("2006-01-02", s); err == nil {
-		return t.UTC(), nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
+	t, err := time.Parse("2006-01-02", s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("must be an RFC 3339 time or a YYYY-MM-DD date")
+		if t, err = time.Parse(time.RFC3339Nano, s); err != nil {
+			return time.Time{}, fmt.Errorf("must be an RFC 3339 time or a YYYY-MM-DD date")
+		}
 	}
 	t = t.UTC()
 	if t.Year() < 1 || t.Year() > 9999 {

@@ -60,9 +60,9 @@ func ClickFromReferral(ref CorrelationID, r ReferralSource, now time.Time) (*Inb
 			v.add("referral."+k, "%s", m)
 			continue
 		}
-		params[k] = truncateRunes(val, MaxClickURLBytes)
+		params[k] = truncateBytes(val, MaxClickURLBytes)
 	}
-	clickURL := truncateRunes(r.SourceURL, MaxClickURLBytes)
+	clickURL := truncateBytes(r.SourceURL, MaxClickURLBytes)
 	if m := checkText(clickURL); m != "" {
 		v.add("referral.source_url", "%s", m)
 	}

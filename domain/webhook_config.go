@@ -14,11 +14,14 @@ const MaxTargetURLBytes = 2048
 
 // Secret is a webhook signing secret. It prints and logs as a placeholder so
 // that it cannot leak through a log line or an error by accident; Reveal is
-// the one way to read it.
-type Secret struct{ value string }
+// the one way to read it. The value sits behind a pointer so that even a
+// struct holding a Secret, printed field by field, shows only an address.
+type Secret struct{ value *secretValue }
+
+type secretValue struct{ s string }
 
 // NewSecret wraps a stored secret value.
-func NewSecret(v string) Secret { return Secret{value: v} }
+func NewSecret(v string) Secret { return Secret{value: &secretValue{s: v}} }
 
 // GenerateSecret returns "aurix_" and 64 hex characters from crypto/rand.
 func GenerateSecret() (Secret, error) {
@@ -26,11 +29,25 @@ func GenerateSecret() (Secret, error) {
 	if _, err := rand.Read(b); err != nil {
 		return Secret{}, fmt.Errorf("generate webhook secret: %w", err)
 	}
-	return Secret{value: "aurix_" + hex.EncodeToString(b)}, nil
+	return NewSecret("aurix_" + hex.EncodeToString(b)), nil
 }
 
 // Reveal returns the secret's value, for signing and for showing it to its owner.
-func (s Secret) Reveal() string { return s.value }
+func (s Secret) Reveal() string {
+	if s.value == nil {
+		return ""
+	}
+	return s.value.s
+}
+
+// Format prints the placeholder whatever the verb (GoString's text for %#v).
+func (s Secret) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		_, _ = f.Write([]byte(s.GoString()))
+		return
+	}
+	_, _ = f.Write([]byte("[redacted]"))
+}
 
 // String hides the value.
 func (s Secret) String() string { return "[redacted]" }

@@ -2,6 +2,7 @@ package http
 
 import (
 	"encoding/json"
+	"errors"
 	"regexp"
 	"strings"
 
@@ -70,7 +71,13 @@ const maxMessageText = 4096
 func ParseWhatsAppNotification(body []byte) ([]ports.InboundMessage, error) {
 	var n metaNotification
 	if err := json.Unmarshal(body, &n); err != nil {
-		return nil, &decodeError{msg: "notification is not valid JSON of Meta's webhook shape"}
+		// A field of an unexpected type is skipped and the rest decoded:
+		// one odd field must not lose the batch (Meta would redeliver it
+		// forever). Only a body that is not JSON at all is refused.
+		var typeErr *json.UnmarshalTypeError
+		if !errors.As(err, &typeErr) {
+			return nil, &decodeError{msg: "notification is not valid JSON"}
+		}
 	}
 	var out []ports.InboundMessage
 	for _, e := range n.Entry {
@@ -100,7 +107,9 @@ func inboundMessage(channel string, v metaValue, m metaMessage) (ports.InboundMe
 	// The contact that sent the message: the one whose wa_id is the sender,
 	// or the only one when the number is hidden.
 	for _, ct := range v.Contacts {
-		if (waID != "" && ct.WaID == waID) || len(v.Contacts) == 1 {
+		// The lone contact stands for a sender only when the message does
+		// not name its sender's number itself.
+		if (waID != "" && ct.WaID == waID) || (m.From == "" && len(v.Contacts) == 1) {
 			if waID == "" {
 				waID = ct.WaID
 			}
