@@ -80,11 +80,13 @@ func Environ() map[string]string {
 // LoadConfig reads and checks the variables in environ. A missing required
 // variable is an error that names it; every problem is reported at once.
 func LoadConfig(environ map[string]string) (Config, error) {
-	var c Config
+	var (
+		c    Config
+		errs []error
+	)
 	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
-		return c, fmt.Errorf("configuration: %w", err)
+		errs = append(errs, err)
 	}
-	var errs []error
 	for _, raw := range c.TrustedProxiesRaw {
 		raw = strings.TrimSpace(raw)
 		if raw == "" {

@@ -155,12 +155,10 @@ func (lw *listWriter) item(v any) error {
 		lw.w.WriteByte(',')
 	}
 	lw.n++
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	_, err = lw.w.Write(b)
-	return err
+	// As in webhook bodies, "&" in a click URL stays "&".
+	enc := json.NewEncoder(lw.w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 func (lw *listWriter) finish(paged bool, next *ports.PageKey, message string) {
