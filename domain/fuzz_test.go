@@ -148,16 +148,12 @@ func fuzzIsMarketingKey(k string) bool {
 
 // fuzzReferenceParams reads parsed_params the plain way the contract states
 // it: walk the pairs in order as url.ParseQuery accepts them ("&"-separated;
-// a pair with ";" or an undecodable key or value is dropped; more than
-// url.ParseQuery's 10000 pairs and none are read), lower-case each key, keep
-// marketing keys, and keep the first value of each; then infer google/cpc
-// from a Google click id, else bing/cpc from msclkid, where utm_source or
-// utm_medium is absent.
+// a pair with ";" or an undecodable key or value is dropped), lower-case each
+// key, keep marketing keys, and keep the first value of each; then infer
+// google/cpc from a Google click id, else bing/cpc from msclkid, where
+// utm_source or utm_medium is absent.
 func fuzzReferenceParams(raw string) domain.MarketingParams {
 	p := domain.MarketingParams{}
-	if strings.Count(raw, "&")+1 > 10000 {
-		return p
-	}
 	for pair := range strings.SplitSeq(raw, "&") {
 		if pair == "" || strings.Contains(pair, ";") {
 			continue
