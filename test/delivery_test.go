@@ -249,6 +249,7 @@ func TestWidgetRateLimit(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPost, svc.URL+"/api/widget/click", jsonBody(`{"click_url":"https://example.com/"}`))
 		req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36")
 		req.Header.Set("X-Forwarded-For", ip)
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		resp.Body.Close()

@@ -138,6 +138,8 @@ func startServiceOn(t *testing.T, dbURL string, port int, overrides map[string]s
 		}
 	}
 	s := &service{URL: "http://127.0.0.1:" + strconv.Itoa(port), DBURL: dbURL, logs: &syncBuffer{}, exited: make(chan error, 1)}
+	stopWatching := apiContract.watch(t, "127.0.0.1:"+strconv.Itoa(port), s.URL)
+	t.Cleanup(stopWatching)
 	s.cmd = exec.Command(binary, "serve")
 	s.cmd.Env = envList(env)
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs

@@ -136,6 +136,7 @@ func TestBotClicksAreFlaggedAndSilent(t *testing.T) {
 		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/126.0.0.0 Safari/537.36"} {
 		req, _ := http.NewRequest(http.MethodPost, svc.URL+"/api/widget/click", jsonBody(`{"click_url":"https://example.com/?utm_source=bot"}`))
 		req.Header.Set("User-Agent", ua)
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		resp.Body.Close()

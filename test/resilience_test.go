@@ -98,6 +98,7 @@ func postClicks(t *testing.T, url func() string, n int, onAccepted func(int)) {
 					req, _ := http.NewRequest(http.MethodPost, url()+"/api/widget/click",
 						strings.NewReader(fmt.Sprintf(`{"click_url":"https://example.com/c%d?utm_source=crash"}`, i)))
 					req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36")
+					req.Header.Set("Content-Type", "application/json")
 					resp, err := client.Do(req)
 					if err == nil {
 						io.Copy(io.Discard, resp.Body)

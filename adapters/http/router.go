@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/rs/cors"
 
+	"github.com/aurix/integrations/adapters/http/openapi"
 	"github.com/aurix/integrations/ports"
 )
 
@@ -104,6 +105,20 @@ func NewRouter(d Deps) *mux.Router {
 	agent.HandleFunc("/lead", h.getLead).Methods(http.MethodGet)
 	agent.HandleFunc("/lead", h.patchLead).Methods(http.MethodPatch)
 
+	spec, err := openapi.JSON()
+	if err != nil {
+		panic(err) // the embedded description is checked by its own test
+	}
+	r.HandleFunc("/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		_, _ = w.Write(spec)
+	}).Methods(http.MethodGet)
+	r.HandleFunc("/docs", serveStatic("docs/index.html", "text/html; charset=utf-8", "no-cache")).Methods(http.MethodGet)
+	r.HandleFunc("/docs/redoc.standalone.js", serveStatic("docs/redoc.standalone.js", "text/javascript; charset=utf-8", "public, max-age=86400")).
+		Methods(http.MethodGet)
+	r.HandleFunc("/widget.js", serveStatic("widget.js", "text/javascript; charset=utf-8", "public, max-age=300")).
+		Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/healthz", h.healthz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", h.readyz).Methods(http.MethodGet, http.MethodHead)
 

@@ -1,0 +1,1 @@
+/* Aurix WhatsApp widget: placeholder, replaced by the widget script. */
