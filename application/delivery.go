@@ -187,5 +187,5 @@ func (d *Deliverer) jitter() float64 {
 	if d.Jitter != nil {
 		return d.Jitter()
 	}
-	return rand.Float64()
+	return rand.Float64() //nolint:gosec // G404: retry jitter needs no cryptographic randomness
 }

@@ -59,7 +59,7 @@ func NewApp(ctx context.Context, cfg Config, tel *Telemetry, log *slog.Logger) (
 		return nil, err
 	}
 	// Statements are recorded as templates, never with their values.
-	db.Bun.AddQueryHook(bunotel.NewQueryHook(bunotel.WithDBName("aurix"), bunotel.WithFormattedQueries(false),
+	db.Bun = db.Bun.WithQueryHook(bunotel.NewQueryHook(bunotel.WithDBName("aurix"), bunotel.WithFormattedQueries(false),
 		bunotel.WithTracerProvider(tel.Tracer), bunotel.WithMeterProvider(tel.Meter)))
 	a := &App{cfg: cfg, tel: tel, log: log, db: db}
 	if err := a.wire(ctx); err != nil {
@@ -228,7 +228,8 @@ func (a *App) Stop(ctx context.Context) error {
 // cancelled, which returns them to the queue for a later attempt.
 func (a *App) Run(ctx context.Context) error {
 	defer a.db.Close()
-	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", a.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.cfg.HTTPAddr, err)
 	}

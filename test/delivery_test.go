@@ -73,8 +73,7 @@ func TestGoneDeactivatesTheEndpoint(t *testing.T) {
 func TestRedirectIsAFailure(t *testing.T) {
 	t.Parallel()
 	svc := startService(t, map[string]string{"AURIX_WEBHOOK_RETRY_SCHEDULE": "200ms"})
-	var target *receiver
-	target = newReceiver(t)
+	target := newReceiver(t)
 	rc := newScriptedReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
 		http.Redirect(w, r, target.URL+"/elsewhere", http.StatusFound)
 	})
@@ -132,6 +131,7 @@ func TestSecretRotation(t *testing.T) {
 	require.Regexp(t, `^aurix_[0-9a-f]{64}$`, newSecret)
 	require.NotEqual(t, oldSecret, newSecret)
 	resp, raw = svc.do(t, http.MethodGet, "/api/integrations/topkee/webhook-config", topkeeKey, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, string(raw), newSecret)
 
 	svc.click(t, partnerClickURL, "")

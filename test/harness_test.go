@@ -176,7 +176,7 @@ func startServiceOn(t *testing.T, dbURL string, port int, overrides map[string]s
 func (s *service) kill(t *testing.T) {
 	t.Helper()
 	require.NoError(t, s.cmd.Process.Kill())
-	<-s.exited
+	require.Error(t, <-s.exited, "a killed process reports its signal")
 	s.killed = true
 }
 

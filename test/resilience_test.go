@@ -101,7 +101,7 @@ func postClicks(t *testing.T, url func() string, n int, onAccepted func(int)) {
 					req.Header.Set("Content-Type", "application/json")
 					resp, err := client.Do(req)
 					if err == nil {
-						io.Copy(io.Discard, resp.Body)
+						_, _ = io.Copy(io.Discard, resp.Body)
 						resp.Body.Close()
 						if resp.StatusCode == http.StatusCreated {
 							onAccepted(i)

@@ -273,7 +273,7 @@ func TestAdminUI(t *testing.T) {
 	svc := startService(t, map[string]string{"AURIX_ADMIN_PASSWORD": "s3cret-admin"})
 	resp, _ := svc.do(t, "GET", "/riverui/", "", nil)
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
-	req, _ := http.NewRequest("GET", svc.URL+"/riverui/", nil)
+	req, _ := http.NewRequest(http.MethodGet, svc.URL+"/riverui/", nil)
 	req.SetBasicAuth("admin", "s3cret-admin")
 	r2, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)

@@ -137,51 +137,62 @@ func attributionItemOf(r ports.AttributionRecord) attributionItem {
 }
 
 // listWriter streams {"data":[…],"next_cursor":…,"message":…} as rows arrive.
+// A write error (the client went away) is kept and ends the listing.
 type listWriter struct {
 	w       *bufio.Writer
 	rw      http.ResponseWriter
 	started bool
 	n       int
+	err     error
+}
+
+func (lw *listWriter) write(s string) {
+	if lw.err == nil {
+		_, lw.err = lw.w.WriteString(s)
+	}
+}
+
+func (lw *listWriter) start() {
+	if !lw.started {
+		lw.rw.Header().Set("Content-Type", "application/json")
+		lw.rw.WriteHeader(http.StatusOK)
+		lw.write(`{"data":[`)
+		lw.started = true
+	}
 }
 
 func (lw *listWriter) item(v any) error {
-	if !lw.started {
-		lw.rw.Header().Set("Content-Type", "application/json")
-		lw.rw.WriteHeader(http.StatusOK)
-		lw.w.WriteString(`{"data":[`)
-		lw.started = true
-	}
+	lw.start()
 	if lw.n > 0 {
-		lw.w.WriteByte(',')
+		lw.write(",")
 	}
 	lw.n++
+	if lw.err != nil {
+		return lw.err
+	}
 	// As in webhook bodies, "&" in a click URL stays "&".
 	enc := json.NewEncoder(lw.w)
 	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	lw.err = enc.Encode(v)
+	return lw.err
 }
 
-func (lw *listWriter) finish(paged bool, next *ports.PageKey, message string) {
-	if !lw.started {
-		lw.rw.Header().Set("Content-Type", "application/json")
-		lw.rw.WriteHeader(http.StatusOK)
-		lw.w.WriteString(`{"data":[`)
-	}
-	lw.w.WriteString(`]`)
+func (lw *listWriter) finish(paged bool, next *ports.PageKey, message string) error {
+	lw.start()
+	lw.write(`]`)
 	if paged {
-		lw.w.WriteString(`,"next_cursor":`)
-		if next == nil {
-			lw.w.WriteString("null")
-		} else {
-			b, _ := json.Marshal(encodeCursor(*next))
-			lw.w.Write(b)
+		cursor := "null"
+		if next != nil {
+			cursor = strconv.Quote(encodeCursor(*next)) // base64url: nothing to escape
 		}
+		lw.write(`,"next_cursor":` + cursor)
 	}
-	b, _ := json.Marshal(message)
-	lw.w.WriteString(`,"message":`)
-	lw.w.Write(b)
-	lw.w.WriteString("}\n")
-	_ = lw.w.Flush()
+	msg, _ := json.Marshal(message)
+	lw.write(`,"message":` + string(msg) + "}\n")
+	if lw.err != nil {
+		return lw.err
+	}
+	return lw.w.Flush()
 }
 
 // list runs a listing and streams it. An error before the first row is an
@@ -204,7 +215,9 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request, bots bool, messa
 		h.deps.Logger.ErrorContext(r.Context(), "listing failed mid-stream", "path", r.URL.Path, "err", err)
 		panic(http.ErrAbortHandler)
 	}
-	lw.finish(q.Limit > 0, next, message)
+	if err := lw.finish(q.Limit > 0, next, message); err != nil {
+		h.deps.Logger.InfoContext(r.Context(), "listing not fully written", "path", r.URL.Path, "err", err)
+	}
 }
 
 func (h *handlers) listLeads(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -75,8 +76,8 @@ func NewRouter(d Deps) *mux.Router {
 	})
 	var click http.Handler = http.HandlerFunc(h.recordClick)
 	if d.WidgetRateLimit > 0 {
-		click = httprate.Limit(d.WidgetRateLimit, d.WidgetRateWindow,
-			httprate.WithKeyFuncs(func(r *http.Request) (string, error) { return clientIP(r, d.TrustedProxies), nil }),
+		click = httprate.LimitBy(d.WidgetRateLimit, d.WidgetRateWindow,
+			func(r *http.Request) (string, error) { return clientIP(r, d.TrustedProxies), nil },
 			httprate.WithLimitHandler(func(w http.ResponseWriter, _ *http.Request) {
 				// httprate has already set Retry-After.
 				writeProblem(w, Problem{Type: "/problems/rate-limited", Title: "Too many requests", Status: http.StatusTooManyRequests,
@@ -157,7 +158,7 @@ func recoverer(log *slog.Logger) mux.MiddlewareFunc {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			defer func() {
 				if v := recover(); v != nil {
-					if v == http.ErrAbortHandler {
+					if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 						panic(v)
 					}
 					log.ErrorContext(r.Context(), "handler panicked", "method", r.Method, "path", r.URL.Path, "panic", v)
