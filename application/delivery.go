@@ -39,7 +39,8 @@ func (d *Dispatcher) Dispatch(ctx context.Context, outboxID int64) (ports.Outbox
 	now := d.Clock.Now()
 	ds := make([]ports.NewDelivery, len(configs))
 	for i, c := range configs {
-		ds[i] = ports.NewDelivery{OutboxID: outboxID, EventID: ev.EventID, EventType: ev.Type, ConfigID: c.ID(), CreatedAt: now}
+		ds[i] = ports.NewDelivery{OutboxID: outboxID, EventID: ev.EventID, EventType: ev.Type, ConfigID: c.ID(),
+			Service: c.Service(), CreatedAt: now}
 	}
 	err = d.UoW.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
 		_, err := tx.Deliveries().Open(ctx, ds)

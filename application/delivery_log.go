@@ -71,7 +71,7 @@ func (l *DeliveryLog) Redeliver(ctx context.Context, service, eventID string) (i
 	if err != nil {
 		return 0, fmt.Errorf("redeliver %s: %w", eventID, err)
 	}
-	ids, err := l.reopen(ctx, cfg.ID(), []ports.OutboxEvent{ev})
+	ids, err := l.reopen(ctx, cfg, []ports.OutboxEvent{ev})
 	if err != nil {
 		return 0, fmt.Errorf("redeliver %s to %s: %w", eventID, service, err)
 	}
@@ -89,7 +89,7 @@ func (l *DeliveryLog) Recover(ctx context.Context, service string, since time.Ti
 	if err != nil {
 		return 0, fmt.Errorf("recover deliveries of %s: %w", service, err)
 	}
-	ids, err := l.reopen(ctx, cfg.ID(), events)
+	ids, err := l.reopen(ctx, cfg, events)
 	if err != nil {
 		return 0, fmt.Errorf("recover deliveries of %s: %w", service, err)
 	}
@@ -97,7 +97,8 @@ func (l *DeliveryLog) Recover(ctx context.Context, service string, since time.Ti
 }
 
 // reopen opens the next series of each event to the config in one transaction.
-func (l *DeliveryLog) reopen(ctx context.Context, configID string, events []ports.OutboxEvent) ([]int64, error) {
+func (l *DeliveryLog) reopen(ctx context.Context, cfg *domain.WebhookConfig, events []ports.OutboxEvent) ([]int64, error) {
+	configID := cfg.ID()
 	var ids []int64
 	now := l.Clock.Now()
 	err := l.UoW.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
@@ -111,7 +112,7 @@ func (l *DeliveryLog) reopen(ctx context.Context, configID string, events []port
 					return err
 				}
 				created, err := tx.Deliveries().Open(ctx, []ports.NewDelivery{{OutboxID: ev.ID, EventID: ev.EventID,
-					EventType: ev.Type, ConfigID: configID, Series: series, CreatedAt: now}})
+					EventType: ev.Type, ConfigID: configID, Service: cfg.Service(), Series: series, CreatedAt: now}})
 				if err != nil {
 					return err
 				}

@@ -174,6 +174,8 @@ type NewDelivery struct {
 	EventID   string
 	EventType domain.EventType
 	ConfigID  string
+	// Service is the config's integration service, for operators.
+	Service string
 	// Series is 0 for the dispatch, higher for redeliveries.
 	Series    int
 	CreatedAt time.Time

@@ -84,6 +84,20 @@ func TestClickBecomesSignedWebhook(t *testing.T) {
 	// Exactly one delivery: nothing more arrives.
 	time.Sleep(time.Second)
 	assert.Len(t, rc.deliveries(), 1)
+
+	// River UI shows readable jobs: ids in args, the event and integration
+	// in metadata, never the payload or the secret.
+	var args, metadata string
+	require.NoError(t, svc.db(t).QueryRow(context.Background(),
+		"SELECT args::text, metadata::text FROM river_job WHERE kind = 'aurix.deliver_webhook'").Scan(&args, &metadata))
+	var md map[string]any
+	require.NoError(t, json.Unmarshal([]byte(metadata), &md))
+	assert.Equal(t, ev.EventID, md["event_id"])
+	assert.Equal(t, "topkee", md["integration"])
+	assert.EqualValues(t, 1, md["attempt"])
+	for _, leak := range []string{secret, c.CorrelationID, "example.com"} {
+		assert.NotContains(t, args+metadata, leak)
+	}
 }
 
 // TestFailedDeliveriesAreRetriedWithIdenticalBytes: 500, 500, then 200 gives

@@ -54,10 +54,14 @@ func (r deliveries) Open(ctx context.Context, ds []ports.NewDelivery) ([]int64, 
 	if err != nil {
 		return nil, classify(err, "insert deliveries")
 	}
+	services := make(map[string]string, len(ds))
+	for _, d := range ds {
+		services[d.ConfigID] = d.Service
+	}
 	ids := make([]int64, len(created))
 	for i, c := range created {
 		ids[i] = c.ID
-		if err := r.enqueuer.EnqueueDeliveryTx(ctx, r.tx.Tx, c.ID, c.WebhookConfigID, c.EventID, 1, time.Time{}); err != nil {
+		if err := r.enqueuer.EnqueueDeliveryTx(ctx, r.tx.Tx, c.ID, c.WebhookConfigID, services[c.WebhookConfigID], c.EventID, 1, time.Time{}); err != nil {
 			return nil, err
 		}
 	}
@@ -103,11 +107,13 @@ func (r deliveries) Update(ctx context.Context, s ports.DeliveryState) error {
 }
 
 func (r deliveries) ScheduleAttempt(ctx context.Context, deliveryID int64, configID string, attempt int, at time.Time) error {
-	var eventID string
-	if err := r.tx.NewRaw("SELECT event_id FROM webhook_deliveries WHERE id = ?", deliveryID).Scan(ctx, &eventID); err != nil {
+	var eventID, service string
+	err := r.tx.NewRaw(`SELECT d.event_id, c.service_name FROM webhook_deliveries d JOIN webhook_configs c ON c.id = d.webhook_config_id
+		WHERE d.id = ?`, deliveryID).Scan(ctx, &eventID, &service)
+	if err != nil {
 		return classify(err, "select delivery")
 	}
-	return r.enqueuer.EnqueueDeliveryTx(ctx, r.tx.Tx, deliveryID, configID, eventID, attempt, at)
+	return r.enqueuer.EnqueueDeliveryTx(ctx, r.tx.Tx, deliveryID, configID, service, eventID, attempt, at)
 }
 
 type endpointHealth struct{ db bun.IDB }

@@ -16,8 +16,8 @@ import (
 type DispatchEnqueuer interface {
 	EnqueueDispatchTx(ctx context.Context, tx *sql.Tx, outboxIDs []int64) error
 	// EnqueueDeliveryTx schedules attempt number attempt of a delivery at
-	// at (zero: now).
-	EnqueueDeliveryTx(ctx context.Context, tx *sql.Tx, deliveryID int64, configID, eventID string, attempt int, at time.Time) error
+	// at (zero: now); integration names the config's service for operators.
+	EnqueueDeliveryTx(ctx context.Context, tx *sql.Tx, deliveryID int64, configID, integration, eventID string, attempt int, at time.Time) error
 }
 
 // UnitOfWork runs use-case work in one bun transaction.

@@ -34,7 +34,7 @@ func (q *Queue) EnqueueDispatchTx(ctx context.Context, tx *sql.Tx, outboxIDs []i
 
 // EnqueueDeliveryTx inserts one delivery attempt inside tx: a first attempt
 // on the deliver queue, a retry on deliver_retry at its scheduled time.
-func (q *Queue) EnqueueDeliveryTx(ctx context.Context, tx *sql.Tx, deliveryID int64, configID, eventID string, attempt int, at time.Time) error {
+func (q *Queue) EnqueueDeliveryTx(ctx context.Context, tx *sql.Tx, deliveryID int64, configID, integration, eventID string, attempt int, at time.Time) error {
 	opts := DeliverArgs{}.InsertOpts()
 	if attempt > 1 {
 		opts.Queue = QueueDeliverRetry
@@ -42,7 +42,8 @@ func (q *Queue) EnqueueDeliveryTx(ctx context.Context, tx *sql.Tx, deliveryID in
 	opts.ScheduledAt = at
 	// Metadata makes a job readable in River UI: which event, which
 	// endpoint, which attempt. No payload, no secret.
-	opts.Metadata = traceMetadata(ctx, map[string]any{"event_id": eventID, "webhook_config_id": configID, "attempt": attempt})
+	opts.Metadata = traceMetadata(ctx, map[string]any{"event_id": eventID, "integration": integration,
+		"webhook_config_id": configID, "attempt": attempt})
 	args := DeliverArgs{DeliveryID: deliveryID, ConfigID: configID, Attempt: attempt}
 	if _, err := q.client.InsertTx(ctx, tx, args, &opts); err != nil {
 		return fmt.Errorf("insert delivery job: %w", err)
