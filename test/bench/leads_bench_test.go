@@ -13,8 +13,10 @@ package bench
 // BENCH_LEADS_DATABASE_URL names a database seeded by leads-seed.sql (as
 // run-leads.sh leaves it with KEEP=1); without it, the benchmark seeds a
 // fresh copy of the migrated template with BENCH_LEADS leads (default
-// 1,000,000, about two minutes) and half as many extra clicks. BENCH_DSN_PARAMS
-// and BENCH_MAX_CONNS work as for BenchmarkClickHandler.
+// 1,000,000, about 80 s) and half as many extra clicks, once per call of the
+// benchmark function (go test calls it more than once to size b.N: use
+// -benchtime Nx or a seeded database). BENCH_DSN_PARAMS and BENCH_MAX_CONNS
+// work as for BenchmarkClickHandler.
 
 import (
 	"bytes"

@@ -60,6 +60,7 @@ WORK=$(mktemp -d /tmp/aurix-leads.XXXXXX)
 BIN="$WORK/aurix"
 RESULTS="$WORK/results.tsv"
 DBS="$WORK/databases"
+: >"$RESULTS"
 : >"$DBS"
 export PGOPTIONS="-c client_min_messages=warning"
 SVC_PID=""
