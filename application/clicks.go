@@ -58,7 +58,7 @@ func (c *Clicks) RecordClick(ctx context.Context, cmd ports.RecordClickCommand) 
 			if err := tx.InboundSources().Add(ctx, src); err != nil {
 				return err
 			}
-			return tx.Outbox().Append(ctx, events...)
+			return publish(ctx, tx, c.Clock.Now(), events)
 		})
 		if errors.Is(err, domain.ErrConflict) {
 			continue

@@ -11,12 +11,14 @@ import (
 	"github.com/aurix/integrations/ports"
 )
 
-// Dispatcher fans outbox events out to the active webhook configs.
+// Dispatcher fans one stored event out to the active webhook configs. Events
+// are fanned out in the transaction that writes them (see publish); the
+// dispatcher still works dispatch jobs queued by an earlier version, so an
+// upgrade loses none of them.
 type Dispatcher struct {
-	UoW     ports.UnitOfWork
-	Events  ports.OutboxReader
-	Configs ports.ActiveConfigLister
-	Clock   ports.Clock
+	UoW    ports.UnitOfWork
+	Events ports.OutboxReader
+	Clock  ports.Clock
 }
 
 var _ ports.EventDispatcher = (*Dispatcher)(nil)
@@ -32,19 +34,12 @@ func (d *Dispatcher) Dispatch(ctx context.Context, outboxID int64) (ports.Outbox
 	if err != nil {
 		return ev, fmt.Errorf("dispatch outbox event %d: %w", outboxID, err)
 	}
-	configs, err := d.Configs.ActiveWebhookConfigs(ctx)
-	if err != nil || len(configs) == 0 {
-		return ev, err
-	}
-	now := d.Clock.Now()
-	ds := make([]ports.NewDelivery, len(configs))
-	for i, c := range configs {
-		ds[i] = ports.NewDelivery{OutboxID: outboxID, EventID: ev.EventID, EventType: ev.Type, ConfigID: c.ID(),
-			Service: c.Service(), CreatedAt: now}
-	}
 	err = d.UoW.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
-		_, err := tx.Deliveries().Open(ctx, ds)
-		return err
+		configs, err := tx.WebhookConfigs().Active(ctx)
+		if err != nil {
+			return err
+		}
+		return openDeliveries(ctx, tx, []ports.OutboxEvent{ev}, configs, d.Clock.Now())
 	})
 	if err != nil {
 		return ev, fmt.Errorf("dispatch outbox event %d: %w", outboxID, err)
@@ -56,7 +51,10 @@ func (d *Dispatcher) Dispatch(ctx context.Context, outboxID int64) (ports.Outbox
 type Deliverer struct {
 	UoW        ports.UnitOfWork
 	Deliveries ports.DeliveryReader
-	Sender     ports.WebhookSender
+	// Successes records successful attempts, grouping concurrent ones into
+	// one commit; nil records them through UoW one by one.
+	Successes ports.SuccessRecorder
+	Sender    ports.WebhookSender
 	Clock      ports.Clock
 	Schedule   domain.RetrySchedule
 	// DisableAfter switches off an endpoint whose deliveries have all
@@ -126,22 +124,7 @@ func (d *Deliverer) Deliver(ctx context.Context, req ports.DeliveryRequest) (por
 		state.FinishedAt = &now
 	}
 	// The attempt happened whatever the caller's context says now: record it.
-	err = d.UoW.Do(context.WithoutCancel(ctx), func(ctx context.Context, tx ports.Tx) error {
-		if err := tx.Deliveries().RecordAttempt(ctx, attempt); err != nil {
-			return err
-		}
-		if err := tx.Deliveries().Update(ctx, state); err != nil {
-			return err
-		}
-		if err := d.trackHealth(ctx, tx, cfg.ID(), result, decision, now); err != nil {
-			return err
-		}
-		if decision.Status == domain.DeliveryPending {
-			return tx.Deliveries().ScheduleAttempt(ctx, req.DeliveryID, cfg.ID(), req.Attempt+1, decision.RetryAt)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := d.record(context.WithoutCancel(ctx), attempt, state, result, decision, now); err != nil {
 		return out, fmt.Errorf("record attempt %d of delivery %d: %w", req.Attempt, req.DeliveryID, err)
 	}
 	tel := telemetryOf(d.Telemetry)
@@ -154,6 +137,31 @@ func (d *Deliverer) Deliver(ctx context.Context, req ports.DeliveryRequest) (por
 		tel.EventDelivered(ctx, d.Clock.Now().Sub(target.Event.CreatedAt))
 	}
 	return out, nil
+}
+
+// record writes the attempt and what follows it. A success needs no new job
+// and no decision about the endpoint beyond clearing its failure clock, so
+// it takes the grouped path; everything else is one transaction of its own.
+func (d *Deliverer) record(ctx context.Context, attempt ports.DeliveryAttempt, state ports.DeliveryState,
+	result domain.AttemptResult, decision domain.DeliveryDecision, now time.Time) error {
+	if d.Successes != nil && decision.Status == domain.DeliverySucceeded {
+		return d.Successes.RecordSuccess(ctx, attempt, state)
+	}
+	return d.UoW.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+		if err := tx.Deliveries().RecordAttempt(ctx, attempt); err != nil {
+			return err
+		}
+		if err := tx.Deliveries().Update(ctx, state); err != nil {
+			return err
+		}
+		if err := d.trackHealth(ctx, tx, attempt.ConfigID, result, decision, now); err != nil {
+			return err
+		}
+		if decision.Status == domain.DeliveryPending {
+			return tx.Deliveries().ScheduleAttempt(ctx, attempt.DeliveryID, attempt.ConfigID, attempt.Attempt+1, decision.RetryAt)
+		}
+		return nil
+	})
 }
 
 // telemetryOf returns t, or a sink when t is nil.

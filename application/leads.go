@@ -62,7 +62,7 @@ func (l *Leads) UpdateLead(ctx context.Context, cmd ports.UpdateLeadCommand) (po
 		}
 		view = leadView(lead)
 		events = lead.PullEvents()
-		return tx.Outbox().Append(ctx, events...)
+		return publish(ctx, tx, l.Clock.Now(), events)
 	})
 	if err != nil {
 		return ports.LeadView{}, fmt.Errorf("update lead of conversation %d: %w", cmd.ConversationID, err)

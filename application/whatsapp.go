@@ -104,7 +104,7 @@ func (w *WhatsApp) receiveTx(ctx context.Context, tx ports.Tx, m ports.InboundMe
 		return nil, err
 	}
 	events := lead.PullEvents()
-	return events, tx.Outbox().Append(ctx, events...)
+	return events, publish(ctx, tx, now, events)
 }
 
 // claimQuotedClick returns the first click the text quotes that may still be

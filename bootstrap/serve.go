@@ -111,14 +111,21 @@ func (a *App) wire(ctx context.Context) error {
 		},
 	})
 	workers := river.NewWorkers()
+	// Events are fanned out where they are written; this worker drains
+	// dispatch jobs that an earlier version queued.
 	river.AddWorker(workers, &riveradapter.DispatchWorker{
-		Dispatcher: &application.Dispatcher{UoW: uow, Events: store, Configs: store, Clock: clock},
+		Dispatcher: &application.Dispatcher{UoW: uow, Events: store, Clock: clock},
 		Tracer:     a.tel.Tracer.Tracer("github.com/aurix/integrations/adapters/river"),
 	})
+	// At most one grouped write per worker slot.
+	hot := postgres.NewDeliveryPath(a.db.Pool, cfg.WebhookWorkers+cfg.WebhookRetryWorkers)
 	river.AddWorker(workers, &riveradapter.DeliverWorker{
-		Deliverer: &application.Deliverer{UoW: uow, Deliveries: store, Sender: sender, Clock: clock,
+		Deliverer: &application.Deliverer{UoW: uow, Deliveries: hot, Successes: hot, Sender: sender, Clock: clock,
 			Schedule: cfg.WebhookRetrySchedule, DisableAfter: cfg.WebhookDisableAfter, Telemetry: metrics},
-		Limiter: riveradapter.NewConfigLimiter(cfg.WebhookMaxInFlight),
+		// A job over its partner's cap waits briefly for a slot before it
+		// steps aside: with a fast partner a slot frees within
+		// milliseconds, and a snooze costs a River update and a refetch.
+		Limiter: riveradapter.NewConfigLimiter(cfg.WebhookMaxInFlight, 25*time.Millisecond),
 		Logger:  log,
 		Tracer:  a.tel.Tracer.Tracer("github.com/aurix/integrations/adapters/river"),
 	})
@@ -133,7 +140,7 @@ func (a *App) wire(ctx context.Context) error {
 		JobTimeout:           jobTimeout(cfg),
 		RescueStuckJobsAfter: cfg.RiverRescueStuckJobsAfter,
 		Queues: map[string]river.QueueConfig{
-			riveradapter.QueueDispatch:     {MaxWorkers: 10},
+			riveradapter.QueueDispatch:     {MaxWorkers: 2},
 			riveradapter.QueueDeliver:      {MaxWorkers: cfg.WebhookWorkers},
 			riveradapter.QueueDeliverRetry: {MaxWorkers: cfg.WebhookRetryWorkers},
 		},

@@ -69,11 +69,16 @@ type WebhookConfigRepository interface {
 	// transaction ends.
 	ByServiceForUpdate(ctx context.Context, service string) (*domain.WebhookConfig, error)
 	Save(ctx context.Context, c *domain.WebhookConfig) error
+	// Active lists the configs that receive events, as seen by the
+	// transaction.
+	Active(ctx context.Context) ([]*domain.WebhookConfig, error)
 }
 
-// Outbox appends events in the caller's transaction and schedules their dispatch.
+// Outbox appends events in the caller's transaction.
 type Outbox interface {
-	Append(ctx context.Context, events ...domain.Event) error
+	// Append stores each event's fixed payload bytes and returns the
+	// stored events' identities (ID, EventID, Type, CreatedAt), in order.
+	Append(ctx context.Context, events ...domain.Event) ([]OutboxEvent, error)
 }
 
 // OutboxEvent is a stored event, its payload bytes fixed.
@@ -157,6 +162,14 @@ type DeliveryReader interface {
 	DeliveryTarget(ctx context.Context, deliveryID int64) (DeliveryTarget, error)
 }
 
+// SuccessRecorder records a successful attempt and the delivery's final
+// state outside a use-case transaction. It may group concurrent callers
+// into one transaction (a group commit); it returns once this caller's
+// attempt is durable, or with an error when it is not.
+type SuccessRecorder interface {
+	RecordSuccess(ctx context.Context, a DeliveryAttempt, s DeliveryState) error
+}
+
 // DeliveryState is a delivery's state after an attempt.
 type DeliveryState struct {
 	DeliveryID     int64
@@ -176,7 +189,7 @@ type NewDelivery struct {
 	ConfigID  string
 	// Service is the config's integration service, for operators.
 	Service string
-	// Series is 0 for the dispatch, higher for redeliveries.
+	// Series is 0 for the first delivery, higher for redeliveries.
 	Series    int
 	CreatedAt time.Time
 }

@@ -108,7 +108,7 @@ func TestTraceReachesJaeger(t *testing.T) {
 				ops[s.OperationName] = true
 			}
 		}
-		return ops["POST /api/widget/click"] && ops["aurix.dispatch"] && ops["aurix.deliver"] && ops["webhook POST"]
+		return ops["POST /api/widget/click"] && ops["aurix.deliver"] && ops["webhook POST"]
 	}, 30*time.Second, 300*time.Millisecond, "trace not complete in Jaeger")
 
 	require.Len(t, found.Data, 1, "one trace from click to delivery")

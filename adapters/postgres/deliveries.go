@@ -30,12 +30,12 @@ type deliveryModel struct {
 
 type deliveries struct {
 	tx       bun.Tx
-	enqueuer DispatchEnqueuer
+	enqueuer DeliveryEnqueuer
 }
 
 // Open inserts the series that are new and schedules their first attempt;
 // the unique (outbox_id, webhook_config_id, series) key makes a repeated
-// dispatch open nothing.
+// open (a dispatch job worked twice) open nothing.
 func (r deliveries) Open(ctx context.Context, ds []ports.NewDelivery) ([]int64, error) {
 	if len(ds) == 0 {
 		return nil, nil
@@ -136,24 +136,6 @@ func (h endpointHealth) Deactivate(ctx context.Context, configID, reason string,
 	_, err := h.db.NewRaw("UPDATE webhook_configs SET is_active = false, disabled_reason = ?, updated_at = ? WHERE id = ? AND is_active",
 		reason, at, configID).Exec(ctx)
 	return classify(err, "deactivate endpoint")
-}
-
-// DeliveryTarget loads a delivery with its event and config.
-func (s *Store) DeliveryTarget(ctx context.Context, deliveryID int64) (ports.DeliveryTarget, error) {
-	var d deliveryModel
-	if err := s.db.NewSelect().Model(&d).Where("id = ?", deliveryID).Scan(ctx); err != nil {
-		return ports.DeliveryTarget{}, classify(err, "select delivery")
-	}
-	var ev outboxModel
-	if err := s.db.NewSelect().Model(&ev).Where("id = ?", d.OutboxID).Scan(ctx); err != nil {
-		return ports.DeliveryTarget{}, classify(err, "select outbox event")
-	}
-	var c webhookConfigModel
-	if err := s.db.NewSelect().Model(&c).Where("id = ?", d.WebhookConfigID).Scan(ctx); err != nil {
-		return ports.DeliveryTarget{}, classify(err, "select webhook config")
-	}
-	return ports.DeliveryTarget{DeliveryID: d.ID, Status: domain.DeliveryStatus(d.Status), Attempts: d.Attempts,
-		Event: outboxEventOf(ev), Config: c.domain()}, nil
 }
 
 // OldestPending returns when the oldest event still waiting for a delivery

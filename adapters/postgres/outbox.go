@@ -13,45 +13,40 @@ import (
 	"github.com/aurix/integrations/ports"
 )
 
-type outbox struct {
-	tx       bun.Tx
-	enqueuer DispatchEnqueuer
-}
+type outbox struct{ tx bun.Tx }
 
-// Append writes each event's fixed payload bytes and schedules a dispatch job
-// per row, in the caller's transaction.
-func (o outbox) Append(ctx context.Context, events ...domain.Event) error {
+// Append writes each event's fixed payload bytes in the caller's
+// transaction and returns the stored rows' identities.
+func (o outbox) Append(ctx context.Context, events ...domain.Event) ([]ports.OutboxEvent, error) {
 	if len(events) == 0 {
-		return nil
+		return nil, nil
 	}
-	// The emitting request's trace context travels with the event, so the
-	// dispatch and every delivery can be joined to it.
+	// The emitting request's trace context travels with the event, so every
+	// delivery, including a redelivery asked for later, can be joined to it.
 	carrier := propagation.MapCarrier{}
 	otel.GetTextMapPropagator().Inject(ctx, carrier)
 	traceContext, err := json.Marshal(carrier)
 	if err != nil {
-		return fmt.Errorf("encode trace context: %w", err)
+		return nil, fmt.Errorf("encode trace context: %w", err)
 	}
 	rows := make([]outboxModel, len(events))
 	for i, e := range events {
 		payload, err := e.Payload()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rows[i] = outboxModel{EventID: e.ID, EventType: string(e.Type), Payload: payload,
 			CorrelationID: e.CorrelationID, TraceContext: traceContext, CreatedAt: e.OccurredAt}
 	}
 	if _, err := o.tx.NewInsert().Model(&rows).Returning("id").Exec(ctx); err != nil {
-		return classify(err, "insert outbox events")
+		return nil, classify(err, "insert outbox events")
 	}
-	ids := make([]int64, len(rows))
+	out := make([]ports.OutboxEvent, len(rows))
 	for i, r := range rows {
-		ids[i] = r.ID
+		out[i] = ports.OutboxEvent{ID: r.ID, EventID: r.EventID, Type: domain.EventType(r.EventType),
+			CorrelationID: r.CorrelationID, CreatedAt: r.CreatedAt}
 	}
-	if err := o.enqueuer.EnqueueDispatchTx(ctx, o.tx.Tx, ids); err != nil {
-		return fmt.Errorf("enqueue dispatch: %w", err)
-	}
-	return nil
+	return out, nil
 }
 
 // Store reads what the delivery workers need and records their attempts,
@@ -62,9 +57,7 @@ type Store struct{ db *bun.DB }
 func NewStore(db *bun.DB) *Store { return &Store{db: db} }
 
 var (
-	_ ports.OutboxReader       = (*Store)(nil)
-	_ ports.ActiveConfigLister = (*Store)(nil)
-	_ ports.DeliveryReader     = (*Store)(nil)
+	_ ports.OutboxReader = (*Store)(nil)
 )
 
 // OutboxEvent returns one stored event.
@@ -81,19 +74,6 @@ func outboxEventOf(m outboxModel) ports.OutboxEvent {
 	_ = json.Unmarshal(m.TraceContext, &tc) // a damaged trace context only costs the link
 	return ports.OutboxEvent{ID: m.ID, EventID: m.EventID, Type: domain.EventType(m.EventType),
 		Payload: m.Payload, CorrelationID: m.CorrelationID, CreatedAt: m.CreatedAt, TraceContext: tc}
-}
-
-// ActiveWebhookConfigs lists the configs that receive events.
-func (s *Store) ActiveWebhookConfigs(ctx context.Context) ([]*domain.WebhookConfig, error) {
-	var ms []webhookConfigModel
-	if err := s.db.NewSelect().Model(&ms).Where("is_active").Order("service_name").Scan(ctx); err != nil {
-		return nil, classify(err, "select active webhook configs")
-	}
-	out := make([]*domain.WebhookConfig, len(ms))
-	for i := range ms {
-		out[i] = ms[i].domain()
-	}
-	return out, nil
 }
 
 // Ping checks the database is reachable and the schema is current.

@@ -45,6 +45,19 @@ func (r webhookConfigs) ByServiceForUpdate(ctx context.Context, service string) 
 	return r.byService(ctx, service, true)
 }
 
+// Active lists the active configs in service order.
+func (r webhookConfigs) Active(ctx context.Context) ([]*domain.WebhookConfig, error) {
+	var ms []webhookConfigModel
+	if err := r.db.NewSelect().Model(&ms).Where("is_active").Order("service_name").Scan(ctx); err != nil {
+		return nil, classify(err, "select active webhook configs")
+	}
+	out := make([]*domain.WebhookConfig, len(ms))
+	for i := range ms {
+		out[i] = ms[i].domain()
+	}
+	return out, nil
+}
+
 func (r webhookConfigs) Save(ctx context.Context, c *domain.WebhookConfig) error {
 	m := webhookConfigFrom(c)
 	_, err := r.db.NewInsert().Model(m).

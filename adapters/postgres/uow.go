@@ -11,10 +11,9 @@ import (
 	"github.com/aurix/integrations/ports"
 )
 
-// DispatchEnqueuer schedules jobs inside the caller's transaction, so a job
-// exists exactly when the rows it works on do.
-type DispatchEnqueuer interface {
-	EnqueueDispatchTx(ctx context.Context, tx *sql.Tx, outboxIDs []int64) error
+// DeliveryEnqueuer schedules delivery jobs inside the caller's transaction,
+// so a job exists exactly when the rows it works on do.
+type DeliveryEnqueuer interface {
 	// EnqueueDeliveryTx schedules attempt number attempt of a delivery at
 	// at (zero: now); integration names the config's service for operators.
 	EnqueueDeliveryTx(ctx context.Context, tx *sql.Tx, deliveryID int64, configID, integration, eventID string, attempt int, at time.Time) error
@@ -23,12 +22,12 @@ type DispatchEnqueuer interface {
 // UnitOfWork runs use-case work in one bun transaction.
 type UnitOfWork struct {
 	db       *bun.DB
-	enqueuer DispatchEnqueuer
+	enqueuer DeliveryEnqueuer
 }
 
-// NewUnitOfWork returns a unit of work whose outbox schedules dispatch jobs
-// through enqueuer.
-func NewUnitOfWork(db *bun.DB, enqueuer DispatchEnqueuer) *UnitOfWork {
+// NewUnitOfWork returns a unit of work whose deliveries schedule their
+// attempts through enqueuer.
+func NewUnitOfWork(db *bun.DB, enqueuer DeliveryEnqueuer) *UnitOfWork {
 	return &UnitOfWork{db: db, enqueuer: enqueuer}
 }
 
@@ -48,7 +47,7 @@ func (u *UnitOfWork) Do(ctx context.Context, fn func(ctx context.Context, tx por
 
 type txRepos struct {
 	tx       bun.Tx
-	enqueuer DispatchEnqueuer
+	enqueuer DeliveryEnqueuer
 }
 
 func (t *txRepos) InboundSources() ports.InboundSourceRepository {
@@ -69,4 +68,4 @@ func (t *txRepos) Deliveries() ports.DeliveryRepository {
 
 func (t *txRepos) EndpointHealth() ports.EndpointHealth { return endpointHealth{db: t.tx} }
 
-func (t *txRepos) Outbox() ports.Outbox { return outbox{tx: t.tx, enqueuer: t.enqueuer} }
+func (t *txRepos) Outbox() ports.Outbox { return outbox{tx: t.tx} }

@@ -20,10 +20,10 @@ import (
 
 // failingEnqueuer inserts the real River job and then fails, so the test can
 // show that the job insert is rolled back with everything else.
-type failingEnqueuer struct{ postgres.DispatchEnqueuer }
+type failingEnqueuer struct{ postgres.DeliveryEnqueuer }
 
-func (f failingEnqueuer) EnqueueDispatchTx(ctx context.Context, tx *sql.Tx, ids []int64) error {
-	if err := f.DispatchEnqueuer.EnqueueDispatchTx(ctx, tx, ids); err != nil {
+func (f failingEnqueuer) EnqueueDeliveryTx(ctx context.Context, tx *sql.Tx, deliveryID int64, configID, integration, eventID string, attempt int, at time.Time) error {
+	if err := f.DeliveryEnqueuer.EnqueueDeliveryTx(ctx, tx, deliveryID, configID, integration, eventID, attempt, at); err != nil {
 		return err
 	}
 	return errors.New("injected failure after the job insert")
@@ -38,6 +38,10 @@ func setupUoW(t *testing.T) uowBundle {
 	t.Helper()
 	db := pgtest.Open(t)
 	client, err := river.NewClient(riverdatabasesql.New(db.SQL), &river.Config{})
+	require.NoError(t, err)
+	// An active endpoint, so that every event opens a delivery with a job.
+	_, err = db.SQL.Exec(`INSERT INTO webhook_configs (id, service_name, target_url, secret, created_at, updated_at)
+		VALUES ('0190aaaa-0000-7000-8000-000000000001', 'topkee', 'https://partner.example/hook', 'aurix_s', now(), now())`)
 	require.NoError(t, err)
 	return uowBundle{db: db, queue: riveradapter.NewQueue(client)}
 }
@@ -65,7 +69,24 @@ func recordClick(uow ports.UnitOfWork, s *domain.InboundSource, after func() err
 		if err := tx.InboundSources().Add(ctx, s); err != nil {
 			return err
 		}
-		if err := tx.Outbox().Append(ctx, s.PullEvents()...); err != nil {
+		// What the use cases' publish does: the event, then one delivery
+		// per active endpoint, each with its first attempt's job.
+		stored, err := tx.Outbox().Append(ctx, s.PullEvents()...)
+		if err != nil {
+			return err
+		}
+		configs, err := tx.WebhookConfigs().Active(ctx)
+		if err != nil {
+			return err
+		}
+		ds := make([]ports.NewDelivery, 0, len(stored)*len(configs))
+		for _, ev := range stored {
+			for _, c := range configs {
+				ds = append(ds, ports.NewDelivery{OutboxID: ev.ID, EventID: ev.EventID, EventType: ev.Type,
+					ConfigID: c.ID(), Service: c.Service(), CreatedAt: time.Now()})
+			}
+		}
+		if _, err := tx.Deliveries().Open(ctx, ds); err != nil {
 			return err
 		}
 		return after()
@@ -125,6 +146,7 @@ func TestUnitOfWorkIsAllOrNothing(t *testing.T) {
 			require.Equal(t, 1, count(t, b.db, "inbound_sources"))
 			require.Equal(t, 1, count(t, b.db, "outbox"))
 			require.Equal(t, 1, count(t, b.db, "river_job"))
+			require.Equal(t, 1, count(t, b.db, "webhook_deliveries"))
 
 			err := recordClick(tc.uow(b), tc.click(t), tc.after)
 			require.Error(t, err)
@@ -132,6 +154,7 @@ func TestUnitOfWorkIsAllOrNothing(t *testing.T) {
 			require.Equal(t, 1, count(t, b.db, "inbound_sources"), "click rows")
 			require.Equal(t, 1, count(t, b.db, "outbox"), "outbox rows")
 			require.Equal(t, 1, count(t, b.db, "river_job"), "river jobs")
+			require.Equal(t, 1, count(t, b.db, "webhook_deliveries"), "deliveries")
 		})
 	}
 }
@@ -147,6 +170,7 @@ func TestUnitOfWorkRollsBackOnPanic(t *testing.T) {
 	require.Equal(t, 0, count(t, b.db, "inbound_sources"))
 	require.Equal(t, 0, count(t, b.db, "outbox"))
 	require.Equal(t, 0, count(t, b.db, "river_job"))
+	require.Equal(t, 0, count(t, b.db, "webhook_deliveries"))
 }
 
 // TestUnitOfWorkCommitsEverything is the control: a good click leaves one of each.
@@ -160,6 +184,8 @@ func TestUnitOfWorkCommitsEverything(t *testing.T) {
 	var kind string
 	var args []byte
 	require.NoError(t, b.db.SQL.QueryRow("SELECT kind, args FROM river_job").Scan(&kind, &args))
-	require.Equal(t, "aurix.dispatch_event", kind)
-	require.JSONEq(t, `{"outbox_id":1}`, string(args), "the job carries only the outbox id")
+	require.Equal(t, "aurix.deliver_webhook", kind)
+	require.JSONEq(t, `{"delivery_id":1,"webhook_config_id":"0190aaaa-0000-7000-8000-000000000001","attempt":1}`, string(args),
+		"the job carries only ids")
+	require.Equal(t, 1, count(t, b.db, "webhook_deliveries"))
 }

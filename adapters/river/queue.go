@@ -18,20 +18,6 @@ type Queue struct {
 // NewQueue returns a Queue inserting through client.
 func NewQueue(client *river.Client[*sql.Tx]) *Queue { return &Queue{client: client} }
 
-// EnqueueDispatchTx inserts a dispatch job per outbox row inside tx.
-func (q *Queue) EnqueueDispatchTx(ctx context.Context, tx *sql.Tx, outboxIDs []int64) error {
-	params := make([]river.InsertManyParams, len(outboxIDs))
-	for i, id := range outboxIDs {
-		opts := DispatchArgs{}.InsertOpts()
-		opts.Metadata = traceMetadata(ctx, map[string]any{"outbox_id": id})
-		params[i] = river.InsertManyParams{Args: DispatchArgs{OutboxID: id}, InsertOpts: &opts}
-	}
-	if _, err := q.client.InsertManyTx(ctx, tx, params); err != nil {
-		return fmt.Errorf("insert dispatch jobs: %w", err)
-	}
-	return nil
-}
-
 // EnqueueDeliveryTx inserts one delivery attempt inside tx: a first attempt
 // on the deliver queue, a retry on deliver_retry at its scheduled time.
 func (q *Queue) EnqueueDeliveryTx(ctx context.Context, tx *sql.Tx, deliveryID int64, configID, integration, eventID string, attempt int, at time.Time) error {

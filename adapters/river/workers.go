@@ -47,10 +47,12 @@ type DeliverWorker struct {
 }
 
 // Work delivers the event unless the endpoint already has its fill of
-// attempts in flight, in which case the job steps aside briefly (a snooze
-// does not count as an attempt) and leaves the worker to other partners.
+// attempts in flight. It then waits a moment for a slot (with a fast
+// partner one frees within milliseconds) and otherwise steps aside (a
+// snooze does not count as an attempt), leaving the worker to other
+// partners.
 func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
-	release, ok := w.Limiter.Acquire(job.Args.ConfigID)
+	release, ok := w.Limiter.Acquire(ctx, job.Args.ConfigID)
 	if !ok {
 		return river.JobSnooze(250 * time.Millisecond)
 	}
@@ -73,32 +75,49 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	return nil
 }
 
-// ConfigLimiter counts attempts in flight per webhook config in this
-// process, so one slow partner cannot hold every worker.
+// ConfigLimiter caps attempts in flight per webhook config in this process,
+// so one slow partner cannot hold every worker.
 type ConfigLimiter struct {
-	max      int
-	mu       sync.Mutex
-	inFlight map[string]int
+	max  int
+	wait time.Duration
+	mu   sync.Mutex
+	sems map[string]chan struct{}
 }
 
-// NewConfigLimiter allows at most max concurrent attempts per config.
-func NewConfigLimiter(max int) *ConfigLimiter {
-	return &ConfigLimiter{max: max, inFlight: map[string]int{}}
+// NewConfigLimiter allows at most max concurrent attempts per config; a
+// caller over the cap waits up to wait for a slot.
+func NewConfigLimiter(max int, wait time.Duration) *ConfigLimiter {
+	return &ConfigLimiter{max: max, wait: wait, sems: map[string]chan struct{}{}}
 }
 
-// Acquire takes a slot for the config; release gives it back.
-func (l *ConfigLimiter) Acquire(configID string) (release func(), ok bool) {
+// Acquire takes a slot for the config, waiting up to the limiter's wait for
+// one; release gives it back. ok is false when no slot freed in time.
+func (l *ConfigLimiter) Acquire(ctx context.Context, configID string) (release func(), ok bool) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.inFlight[configID] >= l.max {
+	sem, found := l.sems[configID]
+	if !found {
+		// One small channel per config ever seen; configs are few (one
+		// per integration service).
+		sem = make(chan struct{}, l.max)
+		l.sems[configID] = sem
+	}
+	l.mu.Unlock()
+	release = func() { <-sem }
+	select {
+	case sem <- struct{}{}:
+		return release, true
+	default:
+	}
+	if l.wait <= 0 {
 		return nil, false
 	}
-	l.inFlight[configID]++
-	return func() {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		if l.inFlight[configID]--; l.inFlight[configID] <= 0 {
-			delete(l.inFlight, configID)
-		}
-	}, true
+	t := time.NewTimer(l.wait)
+	defer t.Stop()
+	select {
+	case sem <- struct{}{}:
+		return release, true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return nil, false
 }
