@@ -55,8 +55,8 @@ type Deliverer struct {
 	// one commit; nil records them through UoW one by one.
 	Successes ports.SuccessRecorder
 	Sender    ports.WebhookSender
-	Clock      ports.Clock
-	Schedule   domain.RetrySchedule
+	Clock     ports.Clock
+	Schedule  domain.RetrySchedule
 	// DisableAfter switches off an endpoint whose deliveries have all
 	// failed for this long; 0 never does.
 	DisableAfter time.Duration
