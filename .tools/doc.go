@@ -1,5 +1,4 @@
-// Package tools pins the development tools that are too heavy for the
-// service's own go.mod: Jaeger's all-in-one binary (for tracing tests and
-// `go tool task jaeger`) and golangci-lint. Build them with
-// `go build -modfile=.tools/go.mod …` or through the Taskfile.
+// Package tools pins golangci-lint, a development tool too heavy for the
+// service's own go.mod (`go tool -modfile=.tools/go.mod golangci-lint`, or
+// `go tool task lint`). Jaeger is pinned in its own module, ./jaeger.
 package tools

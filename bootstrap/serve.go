@@ -140,7 +140,7 @@ func (a *App) wire(ctx context.Context) error {
 		JobTimeout:           jobTimeout(cfg),
 		RescueStuckJobsAfter: cfg.RiverRescueStuckJobsAfter,
 		Queues: map[string]river.QueueConfig{
-			riveradapter.QueueDispatch:     {MaxWorkers: 2},
+			riveradapter.QueueDispatch:     {MaxWorkers: 10},
 			riveradapter.QueueDeliver:      {MaxWorkers: cfg.WebhookWorkers},
 			riveradapter.QueueDeliverRetry: {MaxWorkers: cfg.WebhookRetryWorkers},
 		},

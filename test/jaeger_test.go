@@ -28,7 +28,7 @@ func jaegerBinary(t *testing.T) string {
 		return bin
 	}
 	build := exec.Command("go", "build", "-o", bin, "github.com/jaegertracing/jaeger/cmd/jaeger")
-	build.Dir = "../.tools"
+	build.Dir = "../.tools/jaeger"
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "build jaeger: %s", out)
 	return bin

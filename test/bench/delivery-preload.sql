@@ -2,19 +2,20 @@
 -- while "aurix serve" is stopped, exactly as the service's own transactions
 -- leave them, so that starting the service drains them at full speed.
 --
---   psql -v n=20000 -v stage=dispatch -f test/bench/delivery-preload.sql aurix_bench_deliv
+--   psql -v n=20000 -v stage=deliver -f test/bench/delivery-preload.sql aurix_bench_deliv
 --
 -- The database must hold one real widget.click event (outbox row) made by the
 -- service and one webhook config: every preloaded event copies that event's
 -- payload bytes (with a fresh event id in the outbox row; the receiver does
 -- not check bodies). :stage says where the backlog starts:
---   dispatch  outbox rows + one aurix.dispatch_event job each (queue
---             "dispatch"): what POST /api/widget/click leaves behind, so the
---             service runs the whole path: dispatch, then deliver.
 --   deliver   outbox rows + their webhook_deliveries rows + one
 --             aurix.deliver_webhook job each for attempt 1 (queue "deliver"):
---             what the dispatcher leaves behind, to time the deliver stage
---             alone.
+--             what POST /api/widget/click's transaction leaves behind, so
+--             the service runs the whole asynchronous path.
+--   dispatch  outbox rows + one aurix.dispatch_event job each (queue
+--             "dispatch"): what versions before the fan-out moved into the
+--             event's transaction left behind (the service still drains
+--             them: dispatch, then deliver).
 -- Job metadata carries what the service's does (no trace context: tracing is
 -- off in the benchmark). Unique keys are left out: they only matter when a
 -- job is inserted again.

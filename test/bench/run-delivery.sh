@@ -7,7 +7,7 @@
 #
 #   test/bench/run-delivery.sh                 # 3 rounds, 10,000 events per run
 #   ROUNDS=1 EVENTS=5000 test/bench/run-delivery.sh
-#   SVC_VARIANTS="inflight50:dispatch:AURIX_WEBHOOK_MAX_IN_FLIGHT=50" ROUNDS=1 test/bench/run-delivery.sh
+#   SVC_VARIANTS="inflight50:deliver:AURIX_WEBHOOK_MAX_IN_FLIGHT=50" ROUNDS=1 test/bench/run-delivery.sh
 #
 # How the service is timed: a fresh database gets one webhook config (PUT
 # .../webhook-config at the receiver) and one real click (POST
@@ -22,12 +22,15 @@
 # Knobs (environment):
 #   ROUNDS=3 EVENTS=10000 RUN_TIMEOUT=300 (seconds a drain may take at most)
 #   CEILING_MODES="noop twostage"   riverceiling modes (noop is the ratios' baseline)
-#   SVC_VARIANTS="default:dispatch: deliver-only:deliver: inflight50:dispatch:AURIX_WEBHOOK_MAX_IN_FLIGHT=50"
+#   SVC_VARIANTS="default:deliver: legacy-dispatch:dispatch: inflight50:deliver:AURIX_WEBHOOK_MAX_IN_FLIGHT=50"
 #       service variants, each name:stage:ENV=V[,ENV=V...][:DSN query params];
 #       stage is where the preloaded backlog starts (delivery-preload.sql):
-#       dispatch = the whole path, deliver = the deliver stage alone. E.g.
-#       inflight50:dispatch:AURIX_WEBHOOK_MAX_IN_FLIGHT=50
-#       exec:dispatch::default_query_exec_mode=exec
+#       deliver = what a click's transaction leaves (event, deliveries and
+#       their first-attempt jobs): the whole asynchronous path; dispatch =
+#       the event with a dispatch job, as versions before the fan-out moved
+#       into the event's transaction left it (still drained). E.g.
+#       inflight50:deliver:AURIX_WEBHOOK_MAX_IN_FLIGHT=50
+#       exec:deliver::default_query_exec_mode=exec
 #   CAPTURE=1          also log every statement (log_statement=all) of a small
 #                      drain (CAPTURE_EVENTS=300) and print statements per delivery
 #   PGLOG=/var/log/postgresql/postgresql-15-main.log   (read for CAPTURE)
@@ -45,7 +48,7 @@ ROUNDS=${ROUNDS:-3}
 EVENTS=${EVENTS:-10000}
 RUN_TIMEOUT=${RUN_TIMEOUT:-300}
 CEILING_MODES=${CEILING_MODES:-"noop twostage"}
-SVC_VARIANTS=${SVC_VARIANTS:-"default:dispatch: deliver-only:deliver: inflight50:dispatch:AURIX_WEBHOOK_MAX_IN_FLIGHT=50"}
+SVC_VARIANTS=${SVC_VARIANTS:-"default:deliver: legacy-dispatch:dispatch: inflight50:deliver:AURIX_WEBHOOK_MAX_IN_FLIGHT=50"}
 CAPTURE=${CAPTURE:-0}
 CAPTURE_EVENTS=${CAPTURE_EVENTS:-300}
 PGLOG=${PGLOG:-/var/log/postgresql/postgresql-15-main.log}
@@ -214,7 +217,7 @@ capture() {
   local db="aurix_bench_deliv_$$_capture" from n
   [ -r "$PGLOG" ] || { log "cannot read $PGLOG: no capture"; return; }
   prepare_db "$db" "" ""
-  psql -qX -d "$db" -v n="$CAPTURE_EVENTS" -v stage=dispatch -f "$BENCH/delivery-preload.sql" >/dev/null
+  psql -qX -d "$db" -v n="$CAPTURE_EVENTS" -v stage=deliver -f "$BENCH/delivery-preload.sql" >/dev/null
   curl -fsS -X POST "$RECV/reset"
   psql -qX -d postgres -c "ALTER DATABASE \"$db\" SET log_statement = 'all'" >/dev/null
   from=$(($(wc -l <"$PGLOG") + 1))
