@@ -54,6 +54,8 @@ type Config struct {
 	WidgetRateLimitRaw         string        `env:"AURIX_WIDGET_RATE_LIMIT" envDefault:"60/min"`
 	WidgetRateLimit            int
 	WidgetRateWindow           time.Duration
+	PartnerQueryConcurrency    int           `env:"AURIX_PARTNER_QUERY_CONCURRENCY" envDefault:"4"`
+	PartnerQueryQueueTimeout   time.Duration `env:"AURIX_PARTNER_QUERY_QUEUE_TIMEOUT" envDefault:"10s"`
 	RiverFetchCooldown         time.Duration `env:"AURIX_RIVER_FETCH_COOLDOWN" envDefault:"20ms"`
 	RiverFetchPollInterval     time.Duration `env:"AURIX_RIVER_FETCH_POLL_INTERVAL" envDefault:"500ms"`
 	RiverRescueStuckJobsAfter  time.Duration `env:"AURIX_RIVER_RESCUE_AFTER" envDefault:"1m"`
@@ -155,6 +157,12 @@ func LoadConfig(environ map[string]string) (Config, error) {
 	}
 	if c.WebhookWorkers < 1 {
 		errs = append(errs, errors.New("AURIX_WEBHOOK_WORKERS must be at least 1"))
+	}
+	if c.PartnerQueryConcurrency < 0 {
+		errs = append(errs, errors.New("AURIX_PARTNER_QUERY_CONCURRENCY must be 0 (no cap) or more"))
+	}
+	if c.PartnerQueryQueueTimeout <= 0 {
+		errs = append(errs, errors.New("AURIX_PARTNER_QUERY_QUEUE_TIMEOUT must be positive"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return c, fmt.Errorf("configuration: %w", err)

@@ -191,6 +191,8 @@ func (a *App) wire(ctx context.Context) error {
 		AdminPassword:       cfg.AdminPassword,
 		Logger:              log,
 		Metrics:             a.tel.Metrics,
+		QueryConcurrency:    cfg.PartnerQueryConcurrency,
+		QueryQueueTimeout:   cfg.PartnerQueryQueueTimeout,
 	})
 	return nil
 }

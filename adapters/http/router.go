@@ -50,6 +50,11 @@ type Deps struct {
 	Logger        *slog.Logger
 	// Metrics, when not nil, is served at /metrics for Prometheus.
 	Metrics http.Handler
+	// QueryConcurrency caps the partner list queries (leads, attribution,
+	// deliveries) running at once; the rest wait in line up to
+	// QueryQueueTimeout, then get 503. 0 disables the cap.
+	QueryConcurrency  int
+	QueryQueueTimeout time.Duration
 }
 
 // NewRouter builds the service's HTTP handler.
@@ -91,12 +96,13 @@ func NewRouter(d Deps) *mux.Router {
 	partner.HandleFunc("/webhook-config", h.putWebhookConfig).Methods(http.MethodPut)
 	partner.HandleFunc("/webhook-config", h.getWebhookConfig).Methods(http.MethodGet)
 	partner.HandleFunc("/webhook-config/rotate-secret", h.rotateSecret).Methods(http.MethodPost)
-	partner.HandleFunc("/deliveries", h.listDeliveries).Methods(http.MethodGet)
+	lists := newQueryLimiter(d.QueryConcurrency, d.QueryQueueTimeout)
+	partner.HandleFunc("/deliveries", lists.wrap(h.listDeliveries)).Methods(http.MethodGet)
 	partner.HandleFunc("/deliveries/recover", h.recoverDeliveries).Methods(http.MethodPost)
 	partner.HandleFunc("/events/{event_id}", h.getEvent).Methods(http.MethodGet)
 	partner.HandleFunc("/events/{event_id}/redeliver", h.redeliverEvent).Methods(http.MethodPost)
-	partner.HandleFunc("/leads", h.listLeads).Methods(http.MethodGet)
-	partner.HandleFunc("/attribution", h.listAttribution).Methods(http.MethodGet)
+	partner.HandleFunc("/leads", lists.wrap(h.listLeads)).Methods(http.MethodGet)
+	partner.HandleFunc("/attribution", lists.wrap(h.listAttribution)).Methods(http.MethodGet)
 
 	r.HandleFunc("/api/whatsapp/webhook", h.verifyWhatsApp).Methods(http.MethodGet)
 	r.HandleFunc("/api/whatsapp/webhook", h.receiveWhatsApp).Methods(http.MethodPost)
