@@ -22,6 +22,11 @@
 #                                 "Else" includes kernel softirq and PostgreSQL's shared
 #                                 background processes, so even a quiet run shows 5-20%.
 #
+#   WEBHOOK=none                  none: no webhook config, as the first figures were taken;
+#                                 receiver: one active config at a local 204 receiver
+#                                 (receiver/, RECV_PORT=18182), so every click also opens a
+#                                 delivery in its transaction and is delivered while clicks
+#                                 arrive: ingestion and delivery share the 2 cores
 #   test/bench/run-clicks.sh --summary <results.tsv>   re-prints the tables of a kept run
 #   PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres   PORT=18181   KEEP=0 (1: keep work dir)
 #
@@ -45,6 +50,9 @@ CLEAN_MAX_OTHER=${CLEAN_MAX_OTHER:-25}
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
 PORT=${PORT:-18181}
 KEEP=${KEEP:-0}
+WEBHOOK=${WEBHOOK:-none}
+RECV_PORT=${RECV_PORT:-18182}
+RECV_PID=""
 TICK=$(getconf CLK_TCK)
 
 for tool in wrk pgbench psql go; do
@@ -63,6 +71,7 @@ SAMPLER_PID=""
 cleanup() {
   set +e
   [ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null
+  [ -n "$RECV_PID" ] && kill "$RECV_PID" 2>/dev/null
   if [ -n "$SVC_PID" ] && kill -0 "$SVC_PID" 2>/dev/null; then
     kill -TERM "$SVC_PID"; for _ in $(seq 1 60); do kill -0 "$SVC_PID" 2>/dev/null || break; sleep 0.5; done
     kill -KILL "$SVC_PID" 2>/dev/null
@@ -150,7 +159,7 @@ pct() { # pct <file of numbers> <percentile 0-100>
 }
 
 run_service() { # run_service <round> <variant spec name:ENV=V,...:dsnparams[:binary]>
-  local round=$1 spec=$2 name envs dsn bin db bg url out t0 t1 m0 m1 appcpu dbcpu clientcpu other rps p50 p99 reqs errs backlog
+  local round=$1 spec=$2 name envs dsn bin db bg url out t0 t1 m0 m1 appcpu dbcpu clientcpu other rps p50 p99 reqs errs backlog delivered
   IFS=: read -r name envs dsn bin <<<"$spec"
   bin=${bin:-$BIN}
   bg=$(wait_quiet)
@@ -164,7 +173,7 @@ run_service() { # run_service <round> <variant spec name:ENV=V,...:dsnparams[:bi
     DATABASE_URL="$url" AURIX_HTTP_ADDR="127.0.0.1:$PORT" AURIX_MIGRATE_ON_START=false \
     AURIX_WHATSAPP_NUMBER=+15550783881 AURIX_WHATSAPP_VERIFY_TOKEN=bench AURIX_WHATSAPP_APP_SECRET=bench \
     AURIX_AGENT_API_KEY=bench TOPKEE_INTEGRATION_API_KEY=k AURIX_LOG_LEVEL=warn \
-    AURIX_WIDGET_RATE_LIMIT=0 ${envs//,/ } \
+    AURIX_WIDGET_RATE_LIMIT=0 AURIX_WEBHOOK_ALLOW_INSECURE=true AURIX_WEBHOOK_ALLOW_PRIVATE_TARGETS=true ${envs//,/ } \
     "$bin" serve >"$WORK/serve-$round-$name.log" 2>&1 &
   SVC_PID=$!
   for _ in $(seq 1 60); do
@@ -172,10 +181,15 @@ run_service() { # run_service <round> <variant spec name:ENV=V,...:dsnparams[:bi
     kill -0 "$SVC_PID" 2>/dev/null || { cat "$WORK/serve-$round-$name.log" >&2; exit 1; }
     sleep 0.5
   done
+  if [ "$WEBHOOK" = receiver ]; then
+    curl -fsS -o /dev/null -X PUT "http://127.0.0.1:$PORT/api/integrations/topkee/webhook-config" \
+      -H "Authorization: Bearer k" -H "Content-Type: application/json" -d "{\"url\":\"http://127.0.0.1:$RECV_PORT/hook\"}"
+  fi
   # Warm-up: opens the pool's connections (pgbench excludes its connection time too).
   timeout $((WARMUP + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" -s "$BENCH/click.lua" \
     "http://127.0.0.1:$PORT/api/widget/click" >/dev/null
   : >"$WORK/dbcpu"; sample_db_cpu "$db" "$WORK/dbcpu" & SAMPLER_PID=$!
+  [ "$WEBHOOK" = receiver ] && curl -fsS -o /dev/null -X POST "http://127.0.0.1:$RECV_PORT/reset"
   t0=$(proc_ticks "$SVC_PID"); m0=$(cpu_mark)
   out="$WORK/wrk-$round-$name.txt"
   TIMEFORMAT='%U %S'
@@ -186,13 +200,15 @@ run_service() { # run_service <round> <variant spec name:ENV=V,...:dsnparams[:bi
   clientcpu=$(awk '{printf "%.2f", $1 + $2}' "$WORK/time")
   read -r rps p50 p99 reqs errs < <(sed -n 's/^RESULT rps=\([^ ]*\) p50_ms=\([^ ]*\) p99_ms=\([^ ]*\) requests=\([^ ]*\) errors=\([^ ]*\)$/\1 \2 \3 \4 \5/p' "$out")
   backlog=$(psql -qXAt -d "$db" -c "SELECT count(*) FILTER (WHERE state IN ('available','running')) || '/' || count(*) FROM river_job")
+  delivered=-
+  [ "$WEBHOOK" = receiver ] && delivered=$(curl -fsS "http://127.0.0.1:$RECV_PORT/stats" | tr ' ' '\n' | sed -n 's/^count=//p')
   kill -TERM "$SVC_PID"
   for _ in $(seq 1 60); do kill -0 "$SVC_PID" 2>/dev/null || break; sleep 0.5; done
   kill -KILL "$SVC_PID" 2>/dev/null || true; wait "$SVC_PID" 2>/dev/null || true; SVC_PID=""
   appcpu=$(echo "$t0 $t1 $TICK" | awk '{printf "%.2f", ($2-$1)/$3}'); dbcpu=$(db_cpu_seconds "$WORK/dbcpu")
   other=$(other_pct "$m0" "$m1" "$(echo "$appcpu $dbcpu $clientcpu" | awk '{print $1+$2+$3}')")
   printf '%s\tservice\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$rps" "$p50" "$p99" "$reqs" "$errs" \
-    "$appcpu" "$dbcpu" "$clientcpu" "$other" "busy_before=$bg%;jobs_open=$backlog" >>"$RESULTS"
+    "$appcpu" "$dbcpu" "$clientcpu" "$other" "busy_before=$bg%;jobs_open=$backlog;delivered_during=$delivered" >>"$RESULTS"
   log "round $round service $name: $rps req/s p50 $p50 ms p99 $p99 ms errors $errs (other load $other%, open/total dispatch jobs $backlog)"
   drop_db "$db"
 }
@@ -266,6 +282,12 @@ fi
 
 log "building $BIN"
 (cd "$ROOT" && go build -o "$BIN" ./bootstrap/cmd/aurix)
+if [ "$WEBHOOK" = receiver ]; then
+  (cd "$ROOT" && go build -tags bench -o "$WORK/receiver" ./test/bench/receiver)
+  "$WORK/receiver" -addr "127.0.0.1:$RECV_PORT" >"$WORK/receiver.log" 2>&1 &
+  RECV_PID=$!
+  for _ in $(seq 1 40); do curl -fsS -o /dev/null "http://127.0.0.1:$RECV_PORT/stats" 2>/dev/null && break; sleep 0.25; done
+fi
 log "machine: $(nproc) cores; $(go version | awk '{print $3}'); $(psql -qXAt -d postgres -c 'SHOW server_version'); $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')"
 log "each run: ${DURATION}s, $CONNS connections, $THREADS threads; $ROUNDS rounds, alternating order"
 
