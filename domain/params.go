@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"bytes"
 	"net/url"
 	"slices"
 	"strings"
@@ -84,59 +83,69 @@ func isMarketingKey(k string) bool {
 	return (strings.HasPrefix(k, "utm_") && len(k) > len("utm_")) || slices.Contains(clickIDKeys, k)
 }
 
-// orderedKeys returns the keys in canonical output order.
-func (p MarketingParams) orderedKeys() []string {
-	keys := make([]string, 0, len(p))
-	for _, k := range wellKnownUTM {
-		if p.has(k) {
-			keys = append(keys, k)
-		}
+// Output ranks of the keys: the well-known utm keys first, in their order,
+// then the other utm keys, then the click ids in the contract's order, then
+// any other keys (from Click-to-WhatsApp referrals). Keys of one rank are
+// sorted.
+var (
+	keyRanks     = rankKeys()
+	rankOtherUTM = len(wellKnownUTM)
+	rankOther    = len(wellKnownUTM) + 1 + len(clickIDKeys)
+)
+
+func rankKeys() map[string]int {
+	r := make(map[string]int, len(wellKnownUTM)+len(clickIDKeys))
+	for i, k := range wellKnownUTM {
+		r[k] = i
 	}
-	var rest, other []string
-	for k := range p {
-		switch {
-		case slices.Contains(wellKnownUTM, k), slices.Contains(clickIDKeys, k):
-		case strings.HasPrefix(k, "utm_"):
-			rest = append(rest, k)
-		default:
-			other = append(other, k)
-		}
+	for i, k := range clickIDKeys {
+		r[k] = len(wellKnownUTM) + 1 + i
 	}
-	slices.Sort(rest)
-	keys = append(keys, rest...)
-	for _, k := range clickIDKeys {
-		if p.has(k) {
-			keys = append(keys, k)
-		}
-	}
-	// Keys from other sources (Click-to-WhatsApp referrals) come last.
-	slices.Sort(other)
-	return append(keys, other...)
+	return r
 }
 
-// MarshalJSON writes the parameters in canonical order.
+func rankOf(k string) int {
+	if r, ok := keyRanks[k]; ok {
+		return r
+	}
+	if strings.HasPrefix(k, "utm_") {
+		return rankOtherUTM
+	}
+	return rankOther
+}
+
+// MarshalJSON writes the parameters in canonical order; nil is {}.
 func (p MarketingParams) MarshalJSON() ([]byte, error) {
-	if p == nil {
-		return []byte("{}"), nil
+	return p.AppendJSON(nil), nil
+}
+
+// AppendJSON appends the bytes MarshalJSON returns to dst. Strings are
+// escaped as encoding/json does without HTML escaping (AppendJSONString),
+// so a value's "&" stays "&".
+func (p MarketingParams) AppendJSON(dst []byte) []byte {
+	type entry struct {
+		rank int
+		k, v string
 	}
-	var buf bytes.Buffer
-	buf.WriteByte('{')
-	for i, k := range p.orderedKeys() {
+	var arr [8]entry // parameter sets are small: no allocation then
+	entries := arr[:0]
+	for k, v := range p {
+		entries = append(entries, entry{rankOf(k), k, v})
+	}
+	slices.SortFunc(entries, func(a, b entry) int {
+		if a.rank != b.rank {
+			return a.rank - b.rank
+		}
+		return strings.Compare(a.k, b.k)
+	})
+	dst = append(dst, '{')
+	for i, e := range entries {
 		if i > 0 {
-			buf.WriteByte(',')
+			dst = append(dst, ',')
 		}
-		kb, err := marshalJSON(k)
-		if err != nil {
-			return nil, err
-		}
-		vb, err := marshalJSON(p[k])
-		if err != nil {
-			return nil, err
-		}
-		buf.Write(kb)
-		buf.WriteByte(':')
-		buf.Write(vb)
+		dst = AppendJSONString(dst, e.k)
+		dst = append(dst, ':')
+		dst = AppendJSONString(dst, e.v)
 	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	return append(dst, '}')
 }

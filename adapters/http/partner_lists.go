@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -87,53 +88,111 @@ func parsePageQuery(q url.Values, bots bool) (ports.PageQuery, error) {
 	return pq, nil
 }
 
-// leadItem is one Leads API record: the partner document's fields and the
-// platform contract's additions.
-type leadItem struct {
-	CorrelationID  *domain.CorrelationID    `json:"wa_inbound_source_correlation_id"`
-	ConversationID int64                    `json:"conversation_id"`
-	CreatedAt      domain.Timestamp         `json:"created_at"`
-	CorrelatedAt   domain.NullableTimestamp `json:"wa_inbound_source_correlated_at"`
-	ClickURL       *string                  `json:"wa_inbound_source_click_url"`
-	ParsedParams   *domain.MarketingParams  `json:"wa_inbound_source_parsed_params"`
-	LeadStatus     domain.LeadStatus        `json:"lead_status"`
-	PhoneNumber    *string                  `json:"phone_number"`
-	ChannelID      string                   `json:"channel_id"`
-	LeadData       map[string]string        `json:"lead_data"`
-	CompletedAt    domain.NullableTimestamp `json:"completed_at"`
+// appendLead appends one Leads API record: the partner document's fields
+// and the platform contract's additions, in the order below. The bytes are
+// those json.Encoder writes with HTML escaping off; the struct they are
+// checked against is in partner_lists_encode_test.go. The click fields of
+// an uncorrelated lead are null, its phone is null when hidden, and its
+// lead_data is {} when empty.
+func appendLead(b []byte, r *ports.LeadRecord) []byte {
+	b = append(b, `{"wa_inbound_source_correlation_id":`...)
+	b = appendOptString(b, (*string)(r.CorrelationID))
+	b = append(b, `,"conversation_id":`...)
+	b = strconv.AppendInt(b, r.ConversationID, 10)
+	b = append(b, `,"created_at":`...)
+	b = domain.Timestamp(r.CreatedAt).AppendJSON(b)
+	b = append(b, `,"wa_inbound_source_correlated_at":`...)
+	b = appendOptTime(b, r.CorrelatedAt)
+	b = append(b, `,"wa_inbound_source_click_url":`...)
+	b = appendOptString(b, r.ClickURL)
+	b = append(b, `,"wa_inbound_source_parsed_params":`...)
+	if r.CorrelationID == nil {
+		b = append(b, "null"...)
+	} else {
+		b = r.ParsedParams.AppendJSON(b) // nil is {}
+	}
+	b = append(b, `,"lead_status":`...)
+	b = domain.AppendJSONString(b, string(r.Status))
+	b = append(b, `,"phone_number":`...)
+	if r.PhoneNumber == "" {
+		b = append(b, "null"...)
+	} else {
+		b = domain.AppendJSONString(b, r.PhoneNumber)
+	}
+	b = append(b, `,"channel_id":`...)
+	b = domain.AppendJSONString(b, r.ChannelID)
+	b = append(b, `,"lead_data":`...)
+	b = appendStringMap(b, r.Data) // nil is {}
+	b = append(b, `,"completed_at":`...)
+	b = appendOptTime(b, r.CompletedAt)
+	return append(b, '}')
 }
 
-func leadItemOf(r ports.LeadRecord) leadItem {
-	it := leadItem{CorrelationID: r.CorrelationID, ConversationID: r.ConversationID, CreatedAt: domain.Timestamp(r.CreatedAt),
-		CorrelatedAt: domain.TimestampPtr(r.CorrelatedAt), ClickURL: r.ClickURL, LeadStatus: r.Status,
-		PhoneNumber: optional(r.PhoneNumber), ChannelID: r.ChannelID, LeadData: r.Data,
-		CompletedAt: domain.TimestampPtr(r.CompletedAt)}
-	if r.CorrelationID != nil {
-		p := r.ParsedParams
-		if p == nil {
-			p = domain.MarketingParams{}
+// appendAttribution appends one Attribution API record: the widget.click
+// data fields plus when it was made and what it became, in the bytes
+// json.Encoder writes with HTML escaping off.
+func appendAttribution(b []byte, r *ports.AttributionRecord) []byte {
+	c := &r.Click
+	b = append(b, `{"correlation_id":`...)
+	b = domain.AppendJSONString(b, string(c.CorrelationID))
+	b = append(b, `,"device_id":`...)
+	b = domain.AppendJSONString(b, c.DeviceID)
+	b = append(b, `,"click_url":`...)
+	b = domain.AppendJSONString(b, c.ClickURL)
+	b = append(b, `,"parsed_params":`...)
+	b = c.ParsedParams.AppendJSON(b) // nil is {}
+	b = append(b, `,"user_agent":`...)
+	b = domain.AppendJSONString(b, c.UserAgent)
+	b = append(b, `,"ip_address":`...)
+	b = domain.AppendJSONString(b, c.IPAddress)
+	b = append(b, `,"is_bot":`...)
+	b = strconv.AppendBool(b, r.IsBot)
+	b = append(b, `,"created_at":`...)
+	b = domain.Timestamp(r.CreatedAt).AppendJSON(b)
+	b = append(b, `,"correlated_at":`...)
+	b = appendOptTime(b, r.CorrelatedAt)
+	b = append(b, `,"conversation_id":`...)
+	if r.ConversationID == nil {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendInt(b, *r.ConversationID, 10)
+	}
+	return append(b, '}')
+}
+
+func appendOptString(b []byte, s *string) []byte {
+	if s == nil {
+		return append(b, "null"...)
+	}
+	return domain.AppendJSONString(b, *s)
+}
+
+func appendOptTime(b []byte, t *time.Time) []byte {
+	if t == nil {
+		return append(b, "null"...)
+	}
+	return domain.Timestamp(*t).AppendJSON(b)
+}
+
+// appendStringMap writes m as encoding/json writes a non-nil map: keys
+// sorted; nil is {}.
+func appendStringMap(b []byte, m map[string]string) []byte {
+	var arr [16]string // lead_data rarely has more keys; no allocation then
+	keys := arr[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
 		}
-		it.ParsedParams = &p
+		b = domain.AppendJSONString(b, k)
+		b = append(b, ':')
+		b = domain.AppendJSONString(b, m[k])
 	}
-	if it.LeadData == nil {
-		it.LeadData = map[string]string{}
-	}
-	return it
-}
-
-// attributionItem is one Attribution API record: the widget.click data
-// fields plus when it was made and what it became.
-type attributionItem struct {
-	domain.WidgetClickData
-	IsBot          bool                     `json:"is_bot"`
-	CreatedAt      domain.Timestamp         `json:"created_at"`
-	CorrelatedAt   domain.NullableTimestamp `json:"correlated_at"`
-	ConversationID *int64                   `json:"conversation_id"`
-}
-
-func attributionItemOf(r ports.AttributionRecord) attributionItem {
-	return attributionItem{WidgetClickData: r.Click, IsBot: r.IsBot, CreatedAt: domain.Timestamp(r.CreatedAt),
-		CorrelatedAt: domain.TimestampPtr(r.CorrelatedAt), ConversationID: r.ConversationID}
+	return append(b, '}')
 }
 
 // listWriter streams {"data":[…],"next_cursor":…,"message":…} as rows arrive.
@@ -141,6 +200,7 @@ func attributionItemOf(r ports.AttributionRecord) attributionItem {
 type listWriter struct {
 	w       *bufio.Writer
 	rw      http.ResponseWriter
+	enc     *json.Encoder // for item, made on first use
 	started bool
 	n       int
 	err     error
@@ -161,6 +221,7 @@ func (lw *listWriter) start() {
 	}
 }
 
+// item writes v with encoding/json, followed by the Encoder's newline.
 func (lw *listWriter) item(v any) error {
 	lw.start()
 	if lw.n > 0 {
@@ -170,10 +231,30 @@ func (lw *listWriter) item(v any) error {
 	if lw.err != nil {
 		return lw.err
 	}
-	// As in webhook bodies, "&" in a click URL stays "&".
-	enc := json.NewEncoder(lw.w)
-	enc.SetEscapeHTML(false)
-	lw.err = enc.Encode(v)
+	if lw.enc == nil {
+		// As in webhook bodies, "&" in a click URL stays "&".
+		lw.enc = json.NewEncoder(lw.w)
+		lw.enc.SetEscapeHTML(false)
+	}
+	lw.err = lw.enc.Encode(v)
+	return lw.err
+}
+
+// appendItem writes the item add appends, straight into the response
+// buffer, in the bytes item would write for it: add must append what
+// json.Encoder writes with HTML escaping off; the newline is added here.
+func (lw *listWriter) appendItem(add func(b []byte) []byte) error {
+	lw.start()
+	if lw.err != nil {
+		return lw.err
+	}
+	b := lw.w.AvailableBuffer()
+	if lw.n > 0 {
+		b = append(b, ',')
+	}
+	lw.n++
+	b = append(add(b), '\n')
+	_, lw.err = lw.w.Write(b)
 	return lw.err
 }
 
@@ -222,14 +303,16 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request, bots bool, messa
 
 func (h *handlers) listLeads(w http.ResponseWriter, r *http.Request) {
 	h.list(w, r, false, "Leads fetched successfully", func(q ports.PageQuery, lw *listWriter) (*ports.PageKey, error) {
-		return h.deps.Partner.ListLeads(r.Context(), q, func(rec ports.LeadRecord) error { return lw.item(leadItemOf(rec)) })
+		return h.deps.Partner.ListLeads(r.Context(), q, func(rec ports.LeadRecord) error {
+			return lw.appendItem(func(b []byte) []byte { return appendLead(b, &rec) })
+		})
 	})
 }
 
 func (h *handlers) listAttribution(w http.ResponseWriter, r *http.Request) {
 	h.list(w, r, true, "Attribution logs fetched successfully", func(q ports.PageQuery, lw *listWriter) (*ports.PageKey, error) {
 		return h.deps.Partner.ListAttribution(r.Context(), q, func(rec ports.AttributionRecord) error {
-			return lw.item(attributionItemOf(rec))
+			return lw.appendItem(func(b []byte) []byte { return appendAttribution(b, &rec) })
 		})
 	})
 }

@@ -49,4 +49,4 @@
 \set id (:day * 86400000 + :sec * 1000) / 7776 + 1
 SELECT l.conversation_id, l.created_at, l.status, l.phone, l.channel_id, l.lead_data, l.completed_at,
 			l.correlation_id, s.correlated_at, s.click_url, s.parsed_params
-			FROM leads l LEFT JOIN inbound_sources s ON s.correlation_id = l.correlation_id WHERE l.created_at >= '2026-:m-:d 00:00:00+00:00' AND l.created_at < '2026-:nm-:nd 00:00:00+00:00' AND (l.created_at, l.conversation_id) > ('2026-:m-:d :hh:c:mi:c:ss+00:00', :id) ORDER BY l.created_at, l.conversation_id LIMIT 101;
+			FROM leads l LEFT JOIN inbound_sources s ON s.conversation_id = l.conversation_id WHERE l.created_at >= '2026-:m-:d 00:00:00+00:00' AND l.created_at < '2026-:nm-:nd 00:00:00+00:00' AND (l.created_at, l.conversation_id) > ('2026-:m-:d :hh:c:mi:c:ss+00:00', :id) ORDER BY l.created_at, l.conversation_id LIMIT 101;

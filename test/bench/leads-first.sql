@@ -1,11 +1,13 @@
 -- The Leads API's first page of one day, as the service sends it (captured
 -- with ALTER DATABASE ... SET log_statement = 'all' while "aurix serve"
 -- answered GET /api/integrations/topkee/leads?limit=100&from_date=2026-01-05&to_date=2026-01-06;
--- bun writes the values into the SQL text, LIMIT is limit + 1):
+-- LIMIT is limit + 1; until the Leads query took bind parameters, bun wrote
+-- the values into the text like this; leads-first-bound.sql is the statement
+-- with bind parameters, for -M prepared):
 --
 --   SELECT l.conversation_id, l.created_at, l.status, l.phone, l.channel_id, l.lead_data, l.completed_at,
 --   			l.correlation_id, s.correlated_at, s.click_url, s.parsed_params
---   			FROM leads l LEFT JOIN inbound_sources s ON s.correlation_id = l.correlation_id
+--   			FROM leads l LEFT JOIN inbound_sources s ON s.conversation_id = l.conversation_id
 --   WHERE l.created_at >= '2026-01-05 00:00:00+00:00' AND l.created_at < '2026-01-06 00:00:00+00:00'
 --   ORDER BY l.created_at, l.conversation_id LIMIT 101
 --
@@ -43,4 +45,4 @@
 \endif
 SELECT l.conversation_id, l.created_at, l.status, l.phone, l.channel_id, l.lead_data, l.completed_at,
 			l.correlation_id, s.correlated_at, s.click_url, s.parsed_params
-			FROM leads l LEFT JOIN inbound_sources s ON s.correlation_id = l.correlation_id WHERE l.created_at >= '2026-:m-:d 00:00:00+00:00' AND l.created_at < '2026-:nm-:nd 00:00:00+00:00' ORDER BY l.created_at, l.conversation_id LIMIT 101;
+			FROM leads l LEFT JOIN inbound_sources s ON s.conversation_id = l.conversation_id WHERE l.created_at >= '2026-:m-:d 00:00:00+00:00' AND l.created_at < '2026-:nm-:nd 00:00:00+00:00' ORDER BY l.created_at, l.conversation_id LIMIT 101;

@@ -17,7 +17,9 @@
 #   SVC_VARIANTS="default:"
 #       service variants, each name:ENV=V[,ENV=V...][:DSN query params], e.g.
 #       conns32:AURIX_DATABASE_MAX_CONNS=32   exec::default_query_exec_mode=exec
-#   PG_MODES="simple"               pgbench -M modes; the FIRST is the ratios' baseline
+#   PG_MODES="prepared simple"      pgbench -M modes; the FIRST is the ratios' baseline
+#                                   (prepared runs leads-*-bound.sql: bind parameters,
+#                                   as the service sends them)
 #   LOW_CONNS=4                     also run the first service variant and the first
 #                                   pgbench mode with this many connections (1 thread),
 #                                   where latency is service time, not queueing; "" skips
@@ -43,7 +45,7 @@ LEADS=${LEADS:-1000000}
 CLICKS=${CLICKS:-500000}
 SCENARIOS=${SCENARIOS:-"first cursor"}
 SVC_VARIANTS=${SVC_VARIANTS:-"default:"}
-PG_MODES=${PG_MODES:-"simple"}
+PG_MODES=${PG_MODES:-"prepared simple"}
 LOW_CONNS=${LOW_CONNS-4}
 PGLOG=${PGLOG:-/var/log/postgresql/postgresql-15-main.log}
 QUIET_MAX_WAIT=${QUIET_MAX_WAIT:-300}
@@ -116,7 +118,14 @@ end_measure() {
 }
 
 script_of() { if [ "$1" = first ]; then echo "$BENCH/leads-page.lua"; else echo "$BENCH/leads-cursor.lua"; fi; }
-sql_of() { if [ "$1" = first ]; then echo "$BENCH/leads-first.sql"; else echo "$BENCH/leads-cursor.sql"; fi; }
+# sql_of <scenario> <pgbench mode>: with -M prepared, the statements with
+# bind parameters, as the service sends them; otherwise with the values
+# written into the text.
+sql_of() {
+  local suffix=""
+  [ "$2" = prepared ] && suffix=-bound
+  if [ "$1" = first ]; then echo "$BENCH/leads-first$suffix.sql"; else echo "$BENCH/leads-cursor$suffix.sql"; fi
+}
 
 run_service() { # run_service <round> <scenario> <variant spec> <connections> <threads>
   local round=$1 scen=$2 spec=$3 conns=$4 threads=$5 name bg out t0 t1 clientcpu rps p50 p99 reqs errs extra flag
@@ -150,7 +159,7 @@ run_pgbench() { # run_pgbench <round> <scenario> <mode> <connections> <threads>
   begin_measure
   TIMEFORMAT='%U %S'
   { time (cd "$WORK/pglog" && timeout $((DURATION + 60)) pgbench -n -c "$conns" -j "$threads" -T "$DURATION" \
-      -M "$mode" -D c=: -l -f "$(sql_of "$scen")" "$DB" >"$out" 2>"$out.err"); } 2>"$WORK/time"
+      -M "$mode" -D c=: -l -f "$(sql_of "$scen" "$mode")" "$DB" >"$out" 2>"$out.err"); } 2>"$WORK/time"
   flag=$(end_measure)
   clientcpu=$(awk '{printf "%.2f", $1 + $2}' "$WORK/time")
   tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out")
@@ -194,22 +203,23 @@ if [ -r "$PGLOG" ]; then
       keep = 1; sub(/^.*(execute|statement)[^:]*: /, ""); stmt = $0; next }
     keep { stmt = stmt "\n" $0 }
     END { if (keep) print stmt "\n" }' >"$WORK/captured.sql"
-  SQL_FIRST=$(awk 'BEGIN { RS = "" } !/l\.conversation_id\) >/ { print; exit }' "$WORK/captured.sql")
-  SQL_CURSOR=$(awk 'BEGIN { RS = "" } /l\.conversation_id\) >/ { print; exit }' "$WORK/captured.sql")
-  echo; echo "The service's SQL as PostgreSQL logged it (log_statement = all; pgx prepares each distinct text as a named statement):"
-  grep -h "@$DB .*stmtcache_.*SELECT l.conversation_id" <(tail -n +"$from" "$PGLOG") | head -2 | sed 's/SELECT l.conversation_id.*/SELECT l.conversation_id .../' || true
-  printf '%s\n\n%s\n\n' "$SQL_FIRST" "$SQL_CURSOR"
+  echo; echo "The service's SQL as PostgreSQL logged it (log_statement = all; bind parameters, one prepared statement per shape and connection):"
+  cat "$WORK/captured.sql"
 else
   log "cannot read $PGLOG: skipping the capture of the service's SQL"
 fi
-# Without a capture, the SQL partner.go builds for the same pages.
-if [ -z "$SQL_FIRST" ] || [ -z "$SQL_CURSOR" ]; then
-  SQL_FIRST="SELECT l.conversation_id, l.created_at, l.status, l.phone, l.channel_id, l.lead_data, l.completed_at, l.correlation_id, s.correlated_at, s.click_url, s.parsed_params FROM leads l LEFT JOIN inbound_sources s ON s.correlation_id = l.correlation_id WHERE l.created_at >= '2026-02-14 00:00:00+00:00' AND l.created_at < '2026-02-15 00:00:00+00:00' ORDER BY l.created_at, l.conversation_id LIMIT 101"
-  SQL_CURSOR="SELECT l.conversation_id, l.created_at, l.status, l.phone, l.channel_id, l.lead_data, l.completed_at, l.correlation_id, s.correlated_at, s.click_url, s.parsed_params FROM leads l LEFT JOIN inbound_sources s ON s.correlation_id = l.correlation_id WHERE l.created_at >= '2026-02-14 00:00:00+00:00' AND l.created_at < '2026-02-15 00:00:00+00:00' AND (l.created_at, l.conversation_id) > ('2026-02-14 00:12:57.941+00:00', 494540) ORDER BY l.created_at, l.conversation_id LIMIT 101"
-fi
+# The same statements with the values of one first page and one cursor page
+# written in, for EXPLAIN (the planner sees the values either way: PostgreSQL
+# plans the service's prepared statements with their parameters, see
+# README.md).
+lead_sql() { # lead_sql <join column> <cursor condition or "">
+  echo "SELECT l.conversation_id, l.created_at, l.status, l.phone, l.channel_id, l.lead_data, l.completed_at, l.correlation_id, s.correlated_at, s.click_url, s.parsed_params FROM leads l LEFT JOIN inbound_sources s ON s.$1 = l.$1 WHERE l.created_at >= '2026-02-14 00:00:00+00:00' AND l.created_at < '2026-02-15 00:00:00+00:00'${2:+ AND $2} ORDER BY l.created_at, l.conversation_id LIMIT 101"
+}
+SQL_FIRST=$(lead_sql conversation_id "")
+SQL_CURSOR=$(lead_sql conversation_id "(l.created_at, l.conversation_id) > ('2026-02-14 00:12:57.941+00:00', 494540)")
 # EXPLAIN in one session: the first execution warms the backend's catalog
 # caches (a fresh backend spends ~4 ms planning), the second is shown.
-echo "EXPLAIN (ANALYZE, BUFFERS) of the two captured statements, each run twice in one session (the second shown):"
+echo "EXPLAIN (ANALYZE, BUFFERS) of a first page and a cursor page, each run twice in one session (the second shown):"
 psql -qX -d "$DB" <<SQL
 \\o /dev/null
 EXPLAIN (ANALYZE, BUFFERS) $SQL_FIRST;
@@ -220,15 +230,14 @@ EXPLAIN (ANALYZE, BUFFERS) $SQL_FIRST;
 \\echo cursor page
 EXPLAIN (ANALYZE, BUFFERS) $SQL_CURSOR;
 SQL
-# Pages on days nothing has read since the seed: the join on the random
-# correlation ids touches ~100 distinct index leaves per page, the join on
-# conversation_id (the proposed change; same rows, see README.md) a few.
+# Pages on days nothing has read since the seed: the earlier join on the
+# random correlation ids touches ~100 distinct index leaves per page, the
+# join on conversation_id (same rows, see README.md) a few.
 cold_page() { # cold_page <join column> <day> <first id of the day's afternoon>
-  echo "$SQL_CURSOR" | sed -e "s/s\.correlation_id = l\.correlation_id/s.$1 = l.$1/" \
-    -e "s/2026-02-14 00:00:00/$2 00:00:00/; s/2026-02-15 00:00:00/$(date -u -d "$2 + 1 day" +%F) 00:00:00/" \
-    -e "s/> ('[^']*', [0-9]*)/> ('$2 13:00:00+00:00', $3)/"
+  lead_sql "$1" "(l.created_at, l.conversation_id) > ('$2 13:00:00+00:00', $3)" |
+    sed -e "s/2026-02-14 00:00:00/$2 00:00:00/; s/2026-02-15 00:00:00/$(date -u -d "$2 + 1 day" +%F) 00:00:00/"
 }
-echo "Cursor pages on days not read since the seed (first execution; current join, then the proposed join on conversation_id):"
+echo "Cursor pages on days not read since the seed (first execution; the earlier join on correlation_id, then the service's join on conversation_id):"
 psql -qX -d "$DB" -c "EXPLAIN (ANALYZE, BUFFERS) $(cold_page correlation_id 2026-03-16 828000)"
 psql -qX -d "$DB" -c "EXPLAIN (ANALYZE, BUFFERS) $(cold_page conversation_id 2026-03-09 750000)"
 
