@@ -209,7 +209,7 @@ run_service() { # run_service <round> <variant spec name:ENV=V,...:dsnparams[:bi
   other=$(other_pct "$m0" "$m1" "$(echo "$appcpu $dbcpu $clientcpu" | awk '{print $1+$2+$3}')")
   printf '%s\tservice\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$rps" "$p50" "$p99" "$reqs" "$errs" \
     "$appcpu" "$dbcpu" "$clientcpu" "$other" "busy_before=$bg%;jobs_open=$backlog;delivered_during=$delivered" >>"$RESULTS"
-  log "round $round service $name: $rps req/s p50 $p50 ms p99 $p99 ms errors $errs (other load $other%, open/total dispatch jobs $backlog)"
+  log "round $round service $name: $rps req/s p50 $p50 ms p99 $p99 ms errors $errs (other load $other%, open/total jobs $backlog, delivered during the run $delivered)"
   drop_db "$db"
 }
 
