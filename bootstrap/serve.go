@@ -86,7 +86,7 @@ func (a *App) wire(ctx context.Context) error {
 		EnableTracePropagation: true, EnableWorkSpanJobKindSuffix: true,
 		TracerProvider: a.tel.Tracer, MeterProvider: a.tel.Meter,
 	})}
-	store := postgres.NewStore(a.db.Bun)
+	store := postgres.NewStore(a.db.Bun, a.tel.Tracer)
 	metrics, err := telemetry.NewMetrics(a.tel.Meter, store.OldestPending)
 	if err != nil {
 		return err

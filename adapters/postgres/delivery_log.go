@@ -2,9 +2,11 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/aurix/integrations/ports"
@@ -29,7 +31,7 @@ type attemptJSON struct {
 	Response    string    `json:"response"`
 }
 
-func scanDelivery(rows rowScanner) (ports.DeliveryRecord, error) {
+func scanDelivery(rows *sql.Rows) (ports.DeliveryRecord, error) {
 	var (
 		d        ports.DeliveryRecord
 		attempts []byte
@@ -68,17 +70,19 @@ func stripNewlines(s string) string {
 
 // Deliveries streams one config's deliveries oldest first.
 func (s *Store) Deliveries(ctx context.Context, q ports.DeliveryLogQuery, limit int, yield func(ports.DeliveryRecord, ports.PageKey) error) error {
-	where := []string{"d.webhook_config_id = ?"}
+	where := []string{"d.webhook_config_id = $1"}
 	args := []any{q.ConfigID}
 	if q.Status != "" {
-		where, args = append(where, "d.status = ?"), append(args, string(q.Status))
+		args = append(args, string(q.Status))
+		where = append(where, "d.status = $"+strconv.Itoa(len(args)))
 	}
 	if q.EventType != "" {
-		where, args = append(where, "d.event_type = ?"), append(args, string(q.EventType))
+		args = append(args, string(q.EventType))
+		where = append(where, "d.event_type = $"+strconv.Itoa(len(args)))
 	}
 	tail, args := window(q.Page, "d.created_at", "d.id", where, args, limit)
 	query := "SELECT " + deliveryColumns + " FROM webhook_deliveries d" + tail
-	return stream(ctx, s.db, query, args, func(rows rowScanner) error {
+	return s.stream(ctx, query, args, func(rows *sql.Rows) error {
 		d, err := scanDelivery(rows)
 		if err != nil {
 			return err
@@ -99,8 +103,8 @@ func (s *Store) EventByID(ctx context.Context, eventID string) (ports.OutboxEven
 // EventDeliveries lists an event's deliveries to a config.
 func (s *Store) EventDeliveries(ctx context.Context, configID, eventID string) ([]ports.DeliveryRecord, error) {
 	var out []ports.DeliveryRecord
-	query := "SELECT " + deliveryColumns + " FROM webhook_deliveries d WHERE d.webhook_config_id = ? AND d.event_id = ? ORDER BY d.series"
-	err := stream(ctx, s.db, query, []any{configID, eventID}, func(rows rowScanner) error {
+	query := "SELECT " + deliveryColumns + " FROM webhook_deliveries d WHERE d.webhook_config_id = $1 AND d.event_id = $2 ORDER BY d.series"
+	err := s.stream(ctx, query, []any{configID, eventID}, func(rows *sql.Rows) error {
 		d, err := scanDelivery(rows)
 		out = append(out, d)
 		return err

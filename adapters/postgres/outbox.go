@@ -8,6 +8,8 @@ import (
 	"github.com/uptrace/bun"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/aurix/integrations/domain"
 	"github.com/aurix/integrations/ports"
@@ -49,12 +51,21 @@ func (o outbox) Append(ctx context.Context, events ...domain.Event) ([]ports.Out
 	return out, nil
 }
 
-// Store reads what the delivery workers need and records their attempts,
-// outside any use-case transaction.
-type Store struct{ db *bun.DB }
+// Store answers the read-side queries (stored events, partner listings,
+// the delivery log) outside any use-case transaction.
+type Store struct {
+	db     *bun.DB
+	tracer trace.Tracer
+}
 
-// NewStore returns a Store over db.
-func NewStore(db *bun.DB) *Store { return &Store{db: db} }
+// NewStore returns a Store over db. The listings, which bypass bun's query
+// hook, record their database spans with tp; nil records none.
+func NewStore(db *bun.DB, tp trace.TracerProvider) *Store {
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
+	return &Store{db: db, tracer: tp.Tracer("github.com/aurix/integrations/adapters/postgres")}
+}
 
 var (
 	_ ports.OutboxReader = (*Store)(nil)

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/uptrace/bun"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.20.0"
 	"go.opentelemetry.io/otel/trace"
@@ -19,27 +17,15 @@ import (
 var _ ports.PartnerReader = (*Store)(nil)
 
 // window appends the date, cursor and limit conditions shared by the
-// listings, with bun's ? placeholders. Rows are ordered by (created_at, id)
-// and the cursor resumes strictly after a key, so concurrent inserts never
-// make a page skip or repeat a row.
+// listings, as bind parameters numbered after those already in args. Rows
+// are ordered by (created_at, id) and the cursor resumes strictly after a
+// key, so concurrent inserts never make a page skip or repeat a row. The
+// text depends only on which conditions are present, never on their
+// values, so pgx prepares each shape once per connection and reuses it.
 func window(q ports.PageQuery, createdCol, idCol string, where []string, args []any, limit int) (string, []any) {
-	return pageWindow(q, createdCol, idCol, where, args, limit, func(int) string { return "?" })
-}
-
-// boundWindow is window with PostgreSQL bind parameters ($n, numbered after
-// those already in args) for database/sql. The text depends only on which
-// conditions are present, never on their values, so pgx prepares each shape
-// once per connection and then reuses it.
-func boundWindow(q ports.PageQuery, createdCol, idCol string, where []string, args []any, limit int) (string, []any) {
-	return pageWindow(q, createdCol, idCol, where, args, limit, func(n int) string { return "$" + strconv.Itoa(n) })
-}
-
-// pageWindow builds window's text; placeholder names the n-th argument.
-func pageWindow(q ports.PageQuery, createdCol, idCol string, where []string, args []any, limit int,
-	placeholder func(n int) string) (string, []any) {
 	param := func(v any) string {
 		args = append(args, v)
-		return placeholder(len(args))
+		return "$" + strconv.Itoa(len(args))
 	}
 	if q.From != nil {
 		where = append(where, createdCol+" >= "+param(*q.From))
@@ -69,7 +55,7 @@ func pageWindow(q ports.PageQuery, createdCol, idCol string, where []string, arg
 // look-ups share a few index pages where the random correlation ids would
 // each need their own.
 func (s *Store) Leads(ctx context.Context, q ports.PageQuery, limit int, yield func(ports.LeadRecord, ports.PageKey) error) error {
-	tail, args := boundWindow(q, "l.created_at", "l.conversation_id", nil, nil, limit)
+	tail, args := window(q, "l.created_at", "l.conversation_id", nil, nil, limit)
 	query := `SELECT l.conversation_id, l.created_at, l.status, l.phone, l.channel_id, l.lead_data, l.completed_at,
 		l.correlation_id, s.correlated_at, s.click_url, s.parsed_params
 		FROM leads l LEFT JOIN inbound_sources s ON s.conversation_id = l.conversation_id` + tail
@@ -80,7 +66,7 @@ func (s *Store) Leads(ctx context.Context, q ports.PageQuery, limit int, yield f
 		phone        sql.NullString
 		data, params sql.RawBytes // decoded before the next row
 	)
-	return s.streamBound(ctx, query, args, func(rows *sql.Rows) error {
+	return s.stream(ctx, query, args, func(rows *sql.Rows) error {
 		r = ports.LeadRecord{}
 		if err := rows.Scan(&r.ConversationID, &r.CreatedAt, &r.Status, &phone, &r.ChannelID, &data,
 			&r.CompletedAt, &r.CorrelationID, &r.CorrelatedAt, &r.ClickURL, &params); err != nil {
@@ -106,7 +92,7 @@ func (s *Store) Attribution(ctx context.Context, q ports.PageQuery, limit int, y
 	if !q.IncludeBots {
 		where = append(where, "NOT is_bot")
 	}
-	tail, args := boundWindow(q, "created_at", "id", where, nil, limit)
+	tail, args := window(q, "created_at", "id", where, nil, limit)
 	query := `SELECT id, correlation_id, device_id, click_url, parsed_params, user_agent, ip_address, is_bot,
 		created_at, correlated_at, conversation_id FROM inbound_sources` + tail
 	var (
@@ -114,7 +100,7 @@ func (s *Store) Attribution(ctx context.Context, q ports.PageQuery, limit int, y
 		params sql.RawBytes // decoded before the next row
 	)
 	c := &r.Click
-	return s.streamBound(ctx, query, args, func(rows *sql.Rows) error {
+	return s.stream(ctx, query, args, func(rows *sql.Rows) error {
 		r = ports.AttributionRecord{}
 		if err := rows.Scan(&r.ID, &c.CorrelationID, &c.DeviceID, &c.ClickURL, &params, &c.UserAgent,
 			&c.IPAddress, &r.IsBot, &r.CreatedAt, &r.CorrelatedAt, &r.ConversationID); err != nil {
@@ -128,39 +114,17 @@ func (s *Store) Attribution(ctx context.Context, q ports.PageQuery, limit int, y
 	})
 }
 
-type rowScanner interface{ Scan(dest ...any) error }
-
-// stream runs query and hands each row to each as it arrives, so memory
-// stays flat however many rows match.
-func stream(ctx context.Context, db *bun.DB, query string, args []any, each func(rowScanner) error) error {
-	rows, err := db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return classify(err, "query")
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := each(rows); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return classify(err, "read rows")
-	}
-	return nil
-}
-
-// streamBound is stream for a query with bind parameters ($n), as
-// boundWindow writes them. It goes to database/sql directly: bun would write the values into the
-// text, making every page a statement of its own for pgx to prepare. With
-// bind parameters pgx prepares each shape once per connection and reuses
-// it. bun's query hook does not see the query, so the span it would record
-// is recorded here, as bunotel does: a client span named by the operation,
+// stream runs query, whose values are bind parameters ($n), and hands each
+// row to each as it arrives, so memory stays flat however many rows match.
+// It goes to database/sql directly: bun would write the values into the
+// text, making every page a statement of its own for pgx to prepare. bun's
+// query hook does not see the query, so the span it would record is
+// recorded here, as bunotel does: a client span named by the operation,
 // with the statement text (which holds no values). It lasts until the rows
 // are read, and is marked failed only by the database's errors, not by an
 // error of each (such as the page being full).
-func (s *Store) streamBound(ctx context.Context, query string, args []any, each func(*sql.Rows) error) error {
-	ctx, span := otel.GetTracerProvider().Tracer("github.com/aurix/integrations/adapters/postgres").Start(ctx, "SELECT",
-		trace.WithSpanKind(trace.SpanKindClient))
+func (s *Store) stream(ctx context.Context, query string, args []any, each func(*sql.Rows) error) error {
+	ctx, span := s.tracer.Start(ctx, "SELECT", trace.WithSpanKind(trace.SpanKindClient))
 	defer span.End()
 	if span.IsRecording() {
 		span.SetAttributes(semconv.DBSystemPostgreSQL, semconv.DBOperationKey.String("SELECT"), semconv.DBStatementKey.String(query))

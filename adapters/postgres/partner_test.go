@@ -9,7 +9,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -116,7 +115,7 @@ func leadsJourney(t *testing.T) (*postgres.DB, *postgres.Store) {
 		msg(5, domain.Sender{BSUID: "US.13491208655302741918"}, "O-REF002 please", nil),
 		msg(6, domain.Sender{Phone: "+15550000006"}, "A bot's reference O-REF003", nil),
 	}))
-	return b.db, postgres.NewStore(b.db.Bun)
+	return b.db, postgres.NewStore(b.db.Bun, nil)
 }
 
 func allLeads(t *testing.T, store *postgres.Store, q ports.PageQuery) []ports.LeadRecord {
@@ -320,16 +319,14 @@ func TestLeadsAndAttribution_PagesWithBindParameters(t *testing.T) {
 // TestLeads_RecordsADatabaseSpan: the listings bypass bun's query hook, so
 // they record the client span bunotel would: named by the operation, with
 // the statement's text (placeholders, never the values), and not marked
-// failed when the page filled up before the rows ran out. Not parallel: it
-// swaps the global tracer provider.
+// failed when the page filled up before the rows ran out.
 func TestLeads_RecordsADatabaseSpan(t *testing.T) {
+	t.Parallel()
 	spans := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
-	prev := otel.GetTracerProvider()
-	otel.SetTracerProvider(tp)
-	t.Cleanup(func() { otel.SetTracerProvider(prev) })
 
-	_, store := leadsJourney(t)
+	db, _ := leadsJourney(t)
+	store := postgres.NewStore(db.Bun, tp)
 	spans.Reset()
 	from := time.Date(2026, 2, 14, 0, 0, 0, 0, time.UTC)
 	_, err := (&application.Partner{Reader: store}).ListLeads(context.Background(), ports.PageQuery{From: &from, Limit: 2},
