@@ -13,20 +13,25 @@ import (
 
 // TestQueryLimiterQueuesInOrderAndSheds runs one query at a time: the
 // others wait and are let in in the order they came, and one that waits too
-// long gets a 503 problem with Retry-After.
+// long gets a 503 problem with Retry-After. Arrivals are sequenced by the
+// limiter telling when a request starts to wait, not by sleeping.
 func TestQueryLimiterQueuesInOrderAndSheds(t *testing.T) {
 	t.Parallel()
-	l := newQueryLimiter(1, 2*time.Second)
-	release := make(chan struct{})
+	l := newQueryLimiter(1, 5*time.Second)
+	queued := make(chan struct{})
+	l.queued = func() { queued <- struct{}{} }
+	entered, release := make(chan struct{}), make(chan struct{})
 	var (
 		mu    sync.Mutex
 		order []string
 	)
 	h := l.wrap(func(w http.ResponseWriter, r *http.Request) {
+		n := r.URL.Query().Get("n")
 		mu.Lock()
-		order = append(order, r.URL.Query().Get("n"))
+		order = append(order, n)
 		mu.Unlock()
-		if r.URL.Query().Get("n") == "first" {
+		if n == "first" {
+			close(entered)
 			<-release
 		}
 		w.WriteHeader(http.StatusOK)
@@ -41,12 +46,11 @@ func TestQueryLimiterQueuesInOrderAndSheds(t *testing.T) {
 		mu.Unlock()
 	}
 	wg.Go(func() { call("first") })
-	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(order) == 1 }, 2*time.Second, time.Millisecond)
+	<-entered
 	for _, n := range []string{"a", "b", "c"} {
 		wg.Go(func() { call(n) })
-		time.Sleep(20 * time.Millisecond) // arrive one after another
+		<-queued // n waits in line before the next one arrives
 	}
-	time.Sleep(50 * time.Millisecond)
 	mu.Lock()
 	require.Equal(t, []string{"first"}, order, "nobody else runs while the slot is taken")
 	mu.Unlock()
@@ -59,12 +63,13 @@ func TestQueryLimiterQueuesInOrderAndSheds(t *testing.T) {
 
 	// A query that cannot get in within the wait is shed with a 503.
 	short := newQueryLimiter(1, 30*time.Millisecond)
-	block := make(chan struct{})
-	slow := short.wrap(func(w http.ResponseWriter, _ *http.Request) { <-block })
+	holding, block := make(chan struct{}), make(chan struct{})
+	slow := short.wrap(func(http.ResponseWriter, *http.Request) { close(holding); <-block })
 	go slow(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/leads", nil))
-	time.Sleep(10 * time.Millisecond)
+	<-holding
 	rec := httptest.NewRecorder()
-	slow(rec, httptest.NewRequest(http.MethodGet, "/leads", nil))
+	short.wrap(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })(rec,
+		httptest.NewRequest(http.MethodGet, "/leads", nil))
 	close(block)
 	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
 	require.Equal(t, "1", rec.Header().Get("Retry-After"))
