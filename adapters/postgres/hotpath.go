@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,7 +27,6 @@ import (
 type DeliveryPath struct {
 	pool     *pgxpool.Pool
 	maxBatch int
-	timeout  time.Duration
 
 	mu      sync.Mutex
 	queue   []*pendingSuccess
@@ -41,8 +41,12 @@ var (
 // NewDeliveryPath returns a DeliveryPath over pool that writes at most
 // maxBatch attempts per transaction (at least 1).
 func NewDeliveryPath(pool *pgxpool.Pool, maxBatch int) *DeliveryPath {
-	return &DeliveryPath{pool: pool, maxBatch: max(maxBatch, 1), timeout: 30 * time.Second}
+	return &DeliveryPath{pool: pool, maxBatch: max(maxBatch, 1)}
 }
+
+// groupWriteTimeout bounds one grouped write; it runs on no caller's
+// context, since the attempts it records have happened.
+const groupWriteTimeout = 30 * time.Second
 
 const deliveryTargetSQL = `SELECT d.status, d.attempts,
 	o.id, o.event_id::text, o.event_type, o.payload, o.correlation_id, o.trace_context, o.created_at,
@@ -158,7 +162,8 @@ UPDATE webhook_configs c SET failing_since = NULL
 WHERE c.id IN (SELECT config_id::uuid FROM input) AND c.failing_since IS NOT NULL`
 
 func (p *DeliveryPath) write(batch []*pendingSuccess) error {
-	slices.SortFunc(batch, func(a, b *pendingSuccess) int { return int(a.attempt.DeliveryID - b.attempt.DeliveryID) })
+	// Rows are locked in id order, the same order every time.
+	slices.SortFunc(batch, func(a, b *pendingSuccess) int { return cmp.Compare(a.attempt.DeliveryID, b.attempt.DeliveryID) })
 	n := len(batch)
 	var (
 		deliveryIDs = make([]int64, n)
@@ -188,7 +193,7 @@ func (p *DeliveryPath) write(batch []*pendingSuccess) error {
 			finished[i] = *s.FinishedAt
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), groupWriteTimeout)
 	defer cancel()
 	_, err := p.pool.Exec(ctx, recordSuccessSQL, deliveryIDs, eventIDs, configIDs, attempts, codes, durations, errs,
 		bodies, at, statuses, finished)

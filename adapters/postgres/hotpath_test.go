@@ -69,10 +69,10 @@ func TestDeliveryTargetLoadsDeliveryEventAndConfig(t *testing.T) {
 	require.ErrorIs(t, err, domain.ErrNotFound)
 }
 
-// TestRecordSuccessGroupsConcurrentAttempts records many successes at once
-// and checks each is stored whole: its attempt row, its finished delivery,
+// TestRecordSuccessRecordsEveryConcurrentAttempt records many successes at
+// once (the grouped path) and checks each is stored whole and once: its attempt row, its finished delivery,
 // and the endpoint's failure clock cleared.
-func TestRecordSuccessGroupsConcurrentAttempts(t *testing.T) {
+func TestRecordSuccessRecordsEveryConcurrentAttempt(t *testing.T) {
 	t.Parallel()
 	db := pgtest.Open(t)
 	const n = 60

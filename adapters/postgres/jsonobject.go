@@ -50,7 +50,7 @@ func decodeFlatStringObject(b []byte) (map[string]string, bool) {
 					return nil, false
 				}
 				var ok bool
-				if i, text, ok = appendJSONString(text, b, i+1); !ok {
+				if i, text, ok = unquoteOnto(text, b, i+1); !ok {
 					return nil, false
 				}
 				ends = append(ends, len(text))
@@ -95,11 +95,11 @@ func skipJSONSpace(b []byte, i int) int {
 	return i
 }
 
-// appendJSONString decodes the string whose content starts at b[i] (after
+// unquoteOnto decodes the JSON string whose content starts at b[i] (after
 // its opening quote) onto text, and returns the index after its closing
 // quote. ok is false for what the caller leaves to encoding/json: control
 // characters, bad escapes and \u escapes of surrogates (pairs included).
-func appendJSONString(text, b []byte, i int) (int, []byte, bool) {
+func unquoteOnto(text, b []byte, i int) (int, []byte, bool) {
 	start := i
 	for i < len(b) {
 		c := b[i]

@@ -185,7 +185,6 @@ log "seeded in $(( $(date +%s) - t0 )) s: $(psql -qXAt -d "$DB" -c "SELECT (SELE
 
 # The service's SQL, as PostgreSQL received it: log_statement for this
 # database only, for one first page and one cursor page.
-SQL_FIRST="" SQL_CURSOR=""
 if [ -r "$PGLOG" ]; then
   psql -qX -d postgres -c "ALTER DATABASE \"$DB\" SET log_statement = 'all'" >/dev/null
   from=$(($(wc -l <"$PGLOG") + 1))
