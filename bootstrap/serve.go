@@ -99,6 +99,9 @@ func (a *App) wire(ctx context.Context) error {
 			return store.Gauge(ctx, application.GaugeOutboxLag)
 		},
 		Endpoints: store.EndpointStates,
+		Workers: func(ctx context.Context) (int, error) {
+			return postgres.NewProcesses(a.db.Bun).Alive(ctx, cfg.ProcessDeadAfter)
+		},
 	})
 	if err != nil {
 		return err

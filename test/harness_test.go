@@ -280,8 +280,10 @@ type receiver struct {
 func newReceiver(t *testing.T, statuses ...int) *receiver {
 	t.Helper()
 	rc := &receiver{statuses: statuses, notify: make(chan struct{}, 1<<16)}
+	schemas := newWebhookChecker(t)
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		schemas.check(r.Header.Get("X-Aurix-Event"), body)
 		rc.mu.Lock()
 		rc.got = append(rc.got, delivery{Header: r.Header.Clone(), Body: body, At: time.Now()})
 		if rc.respond != nil {

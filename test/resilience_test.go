@@ -26,11 +26,13 @@ type idRecorder struct {
 	mu   sync.Mutex
 	seen map[string]int
 	srv  *http.Server
+	// schemas checks every body against the webhooks catalogue.
+	schemas *webhookChecker
 }
 
 func newIDRecorder(t *testing.T) *idRecorder {
 	t.Helper()
-	r := &idRecorder{addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), seen: map[string]int{}}
+	r := &idRecorder{addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), seen: map[string]int{}, schemas: newWebhookChecker(t)}
 	r.up(t)
 	t.Cleanup(func() { r.down() })
 	return r
@@ -42,6 +44,7 @@ func (r *idRecorder) up(t *testing.T) {
 	require.NoError(t, err)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
+		r.schemas.check(req.Header.Get("X-Aurix-Event"), body)
 		var e struct {
 			EventID string `json:"event_id"`
 		}

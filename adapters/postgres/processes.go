@@ -109,3 +109,11 @@ func (p *Processes) ReleaseDead(ctx context.Context, silentFor time.Duration) (i
 	}
 	return procs, dels, nil
 }
+
+// Alive counts the processes whose heartbeat is fresher than silentFor.
+func (p *Processes) Alive(ctx context.Context, silentFor time.Duration) (int, error) {
+	var n int
+	err := p.db.NewRaw("SELECT count(*) FROM aurix_processes WHERE heartbeat_at >= now() - ? * interval '1 microsecond'",
+		silentFor.Microseconds()).Scan(ctx, &n)
+	return n, classify(err, "count live processes")
+}

@@ -33,6 +33,8 @@ type Sources struct {
 	// Endpoints returns each integration's webhook config and whether it
 	// is active.
 	Endpoints func(ctx context.Context) (map[string]bool, error)
+	// Workers returns how many worker processes are alive.
+	Workers func(ctx context.Context) (int, error)
 }
 
 // NewMetrics creates the instruments on mp, including the gauges that read
@@ -91,6 +93,20 @@ func NewMetrics(mp metric.MeterProvider, src Sources) (*Metrics, error) {
 			}))
 		if err != nil {
 			return nil, fmt.Errorf("endpoint gauge: %w", err)
+		}
+	}
+	if src.Workers != nil {
+		_, err = m.Int64ObservableGauge("aurix.worker.processes", metric.WithDescription("Worker processes alive (their heartbeat is fresh)"),
+			metric.WithInt64Callback(func(ctx context.Context, o metric.Int64Observer) error {
+				n, err := src.Workers(ctx)
+				if err != nil {
+					return err
+				}
+				o.Observe(int64(n))
+				return nil
+			}))
+		if err != nil {
+			return nil, fmt.Errorf("workers gauge: %w", err)
 		}
 	}
 	return &out, nil
