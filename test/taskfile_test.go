@@ -60,7 +60,7 @@ func newFreshMachine(t *testing.T, task string, uid string, without ...string) *
 			continue
 		}
 		script := "#!/bin/sh\nPATH=/usr/bin:/bin\n" + body + "\n"
-		require.NoError(t, os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755)) //nolint:gosec // a test's own fake command
+		require.NoError(t, os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755))
 	}
 	m := &freshMachine{task: task, dir: dir, log: filepath.Join(dir, "log"),
 		chromium: filepath.Join(dir, "chromium"), jaeger: filepath.Join(dir, "cache", "aurix", "jaeger-v1.76.0")}

@@ -87,12 +87,12 @@ func TestSender_SpanURLHasNoQuery(t *testing.T) {
 		if kv.Key == "url.full" {
 			full = kv.Value.AsString()
 		}
-		assert.NotContains(t, kv.Value.Emit(), partnerToken, "attribute %s", kv.Key)
+		assert.NotContains(t, kv.Value.String(), partnerToken, "attribute %s", kv.Key)
 	}
 	assert.Equal(t, rc.URL+"/hook?REDACTED", full)
 	for _, ev := range ended[0].Events() {
 		for _, kv := range ev.Attributes {
-			assert.NotContains(t, kv.Value.Emit(), partnerToken)
+			assert.NotContains(t, kv.Value.String(), partnerToken)
 		}
 	}
 }
