@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// get sends GET path to base with the given Host header ("" keeps the URL's).
-func get(t *testing.T, base, path, host string) (*http.Response, string) {
+// getWithHost sends GET path to base with the given Host header ("" keeps the URL's).
+func getWithHost(t *testing.T, base, path, host string) (*http.Response, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, base+path, nil)
 	require.NoError(t, err)
@@ -51,14 +51,14 @@ func TestMetricsLabelsIgnoreTheHostHeader(t *testing.T) {
 	svc := startService(t, nil)
 	scrape := func() string {
 		t.Helper()
-		resp, body := get(t, svc.URL, "/metrics", "")
+		resp, body := getWithHost(t, svc.URL, "/metrics", "")
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		return body
 	}
 	// Every method, route and status the requests below use is seen once,
 	// and a scrape is recorded once, before the count.
 	for _, path := range []string{"/healthz", "/no-such-route"} {
-		get(t, svc.URL, path, "")
+		getWithHost(t, svc.URL, path, "")
 	}
 	scrape()
 	before := httpServerSeries(t, scrape())
@@ -69,9 +69,9 @@ func TestMetricsLabelsIgnoreTheHostHeader(t *testing.T) {
 	for i := range 31 {
 		host := fmt.Sprintf("h%d-%s.example:%d", i, hex.EncodeToString(nonce), 20000+i)
 		hosts = append(hosts, host)
-		resp, _ := get(t, svc.URL, "/healthz", host)
+		resp, _ := getWithHost(t, svc.URL, "/healthz", host)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		resp, _ = get(t, svc.URL, "/no-such-route", host)
+		resp, _ = getWithHost(t, svc.URL, "/no-such-route", host)
 		require.Equal(t, http.StatusNotFound, resp.StatusCode)
 	}
 	metrics := scrape()
@@ -99,17 +99,17 @@ func TestMetricsOnTheirOwnAddress(t *testing.T) {
 	metricsAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	svc := startService(t, map[string]string{"AURIX_METRICS_ADDR": metricsAddr})
 
-	resp, _ := get(t, svc.URL, "/metrics", "")
+	resp, _ := getWithHost(t, svc.URL, "/metrics", "")
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "the API's server does not serve /metrics")
 	assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
 
-	resp, body := get(t, "http://"+metricsAddr, "/metrics", "")
+	resp, body := getWithHost(t, "http://"+metricsAddr, "/metrics", "")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, body, "# TYPE http_server_request_duration_seconds histogram", "the API's metrics, served apart")
 	assert.Contains(t, body, `target_info{`)
 
 	for _, path := range []string{"/healthz", "/api/integrations/topkee/leads", "/riverui/"} {
-		resp, _ = get(t, "http://"+metricsAddr, path, "")
+		resp, _ = getWithHost(t, "http://"+metricsAddr, path, "")
 		assert.Equal(t, http.StatusNotFound, resp.StatusCode, "only /metrics is served on the metrics address: %s", path)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -56,7 +57,7 @@ func newFreshMachine(t *testing.T, task string, uid string, without ...string) *
 	bin := filepath.Join(dir, "bin")
 	require.NoError(t, os.Mkdir(bin, 0o755))
 	for name, body := range fakeTools {
-		if contains(without, name) {
+		if slices.Contains(without, name) {
 			continue
 		}
 		script := "#!/bin/sh\nPATH=/usr/bin:/bin\n" + body + "\n"
@@ -67,15 +68,6 @@ func newFreshMachine(t *testing.T, task string, uid string, without ...string) *
 	m.env = []string{"PATH=" + bin, "HOME=" + filepath.Join(dir, "home"), "XDG_CACHE_HOME=" + filepath.Join(dir, "cache"),
 		"CHROMIUM=" + m.chromium, "FAKE_LOG=" + m.log, "FAKE_UID=" + uid}
 	return m
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // run runs `task args...` in the module and returns its output and the log.

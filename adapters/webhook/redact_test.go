@@ -19,8 +19,8 @@ import (
 // partnerToken stands for a secret a partner put in its webhook URL.
 const partnerToken = "secret-value-9f2c"
 
-// closedURL is an address nothing listens on.
-func closedURL(t *testing.T) string {
+// refusingURL is an address nothing listens on.
+func refusingURL(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -34,7 +34,7 @@ func closedURL(t *testing.T) string {
 // the endpoint but not its query string or userinfo.
 func TestSender_ErrorsDoNotShowTheURLsSecrets(t *testing.T) {
 	t.Parallel()
-	base := closedURL(t)
+	base := refusingURL(t)
 	for _, target := range []string{
 		base + "/hook?token=" + partnerToken,
 		strings.Replace(base, "http://", "http://partner:"+partnerToken+"@", 1) + "/hook",
