@@ -190,7 +190,7 @@ func (a *App) wire(ctx context.Context) error {
 		AdminUser:           cfg.AdminUser,
 		AdminPassword:       cfg.AdminPassword,
 		Logger:              log,
-		Metrics:             a.tel.Metrics,
+		Metrics:             routerMetrics(cfg, a.tel.Metrics),
 		QueryConcurrency:    cfg.PartnerQueryConcurrency,
 		QueryQueueTimeout:   cfg.PartnerQueryQueueTimeout,
 	})
@@ -218,6 +218,8 @@ func readiness(m *postgres.Migrator) func(context.Context) error {
 func (a *App) Handler() http.Handler {
 	return otelhttp.NewHandler(a.handler, "http.server",
 		otelhttp.WithTracerProvider(a.tel.Tracer), otelhttp.WithMeterProvider(a.tel.Meter),
+		// A fixed name: otherwise server.address is the client's Host header.
+		otelhttp.WithServerName("aurix"),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }))
 }
 
@@ -241,6 +243,11 @@ func (a *App) Run(ctx context.Context) error {
 	ln, err := lc.Listen(ctx, "tcp", a.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.cfg.HTTPAddr, err)
+	}
+	stopMetrics, err := a.serveMetrics(ctx)
+	if err != nil {
+		_ = ln.Close()
+		return err
 	}
 	srv := &http.Server{
 		Handler:           a.Handler(),
@@ -277,6 +284,9 @@ func (a *App) Run(ctx context.Context) error {
 		cancelCtx, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel2()
 		_ = a.river.StopAndCancel(cancelCtx)
+	}
+	if err := stopMetrics(shutCtx); err != nil {
+		a.log.Warn("metrics shutdown incomplete", "err", err)
 	}
 	a.log.Info("stopped")
 	return nil
