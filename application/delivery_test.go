@@ -132,7 +132,7 @@ func TestOutcomes_GroupedAndSingleAgree(t *testing.T) {
 		counting := &countingUoW{UnitOfWork: uow}
 		d := &application.Deliverer{UoW: counting, Queue: postgres.NewStore(db.Bun, nil),
 			Sender: webhook.NewSender(webhook.Options{Timeout: 5 * time.Second, AllowPrivateTargets: true, UserAgent: "t"}),
-			Clock: fixedClock{now}, Random: halfRandom{}, Schedule: domain.RetrySchedule{time.Minute, time.Hour},
+			Clock:  fixedClock{now}, Random: halfRandom{}, Schedule: domain.RetrySchedule{time.Minute, time.Hour},
 			DisableAfter: time.Hour, MaxInFlight: 100}
 		var claimed []ports.Claimed
 		for _, id := range configIDs {

@@ -23,6 +23,7 @@ type Config struct {
 	HTTPAddr         string `env:"AURIX_HTTP_ADDR" envDefault:":8080"`
 	MigrateOnStart   bool   `env:"AURIX_MIGRATE_ON_START" envDefault:"true"`
 	DatabaseMaxConns int32  `env:"AURIX_DATABASE_MAX_CONNS" envDefault:"20"`
+	MetricsAddr      string `env:"AURIX_METRICS_ADDR"` // when set, the only address serving /metrics
 
 	WidgetAllowedOrigins []string `env:"AURIX_WIDGET_ALLOWED_ORIGINS" envDefault:"*" envSeparator:","`
 	TrustedProxiesRaw    []string `env:"AURIX_TRUSTED_PROXIES" envSeparator:","`
@@ -88,7 +89,9 @@ const minFenceMargin = 4 * time.Second
 
 // fenceAfter is how long a worker process goes on starting attempts without
 // a successful heartbeat.
-func (c Config) fenceAfter() time.Duration { return c.ProcessDeadAfter - c.WebhookTimeout - heartbeatEvery }
+func (c Config) fenceAfter() time.Duration {
+	return c.ProcessDeadAfter - c.WebhookTimeout - heartbeatEvery
+}
 
 // servesAPI reports whether the process serves the partner and widget API.
 func (c Config) servesAPI() bool { return c.Role != RoleWorker }
@@ -200,6 +203,9 @@ func LoadConfig(environ map[string]string) (Config, error) {
 	}
 	if c.PartnerQueryConcurrency < 0 {
 		errs = append(errs, errors.New("AURIX_PARTNER_QUERY_CONCURRENCY must be 0 (no cap) or more"))
+	}
+	if c.MetricsAddr != "" && c.MetricsAddr == c.HTTPAddr {
+		errs = append(errs, errors.New("AURIX_METRICS_ADDR must differ from AURIX_HTTP_ADDR (leave it empty to serve /metrics there)"))
 	}
 	if c.PartnerQueryQueueTimeout <= 0 {
 		errs = append(errs, errors.New("AURIX_PARTNER_QUERY_QUEUE_TIMEOUT must be positive"))

@@ -125,7 +125,7 @@ func (a *App) wire(ctx context.Context) error {
 	deps := httpadapter.Deps{
 		Ready:   readiness(migrator),
 		Logger:  log,
-		Metrics: a.tel.Metrics,
+		Metrics: routerMetrics(cfg, a.tel.Metrics),
 	}
 	if !cfg.servesAPI() {
 		a.handler = httpadapter.NewOpsRouter(deps)
@@ -248,6 +248,8 @@ func readiness(m *postgres.Migrator) func(context.Context) error {
 func (a *App) Handler() http.Handler {
 	return otelhttp.NewHandler(a.handler, "http.server",
 		otelhttp.WithTracerProvider(a.tel.Tracer), otelhttp.WithMeterProvider(a.tel.Meter),
+		// A fixed name: otherwise server.address is the client's Host header.
+		otelhttp.WithServerName("aurix"),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }))
 }
 
@@ -323,6 +325,11 @@ func (a *App) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.cfg.HTTPAddr, err)
 	}
+	stopMetrics, err := a.serveMetrics(ctx)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
 	srv := &http.Server{
 		Handler:           a.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -354,6 +361,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	if err := a.stopWork(shutCtx); err != nil {
 		a.log.Warn("stopping the delivery workers", "err", err)
+	}
+	if err := stopMetrics(shutCtx); err != nil {
+		a.log.Warn("metrics shutdown incomplete", "err", err)
 	}
 	a.log.Info("stopped")
 	return nil

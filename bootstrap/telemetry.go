@@ -98,7 +98,8 @@ func SetupTelemetry(ctx context.Context, env map[string]string, log *slog.Logger
 	if err != nil {
 		return nil, fmt.Errorf("prometheus exporter: %w", err)
 	}
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(promExp))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(promExp),
+		sdkmetric.WithView(telemetry.HTTPMetricViews()...))
 	t.Meter = mp
 	t.shutdown = append(t.shutdown, mp.Shutdown)
 	otel.SetMeterProvider(mp)

@@ -301,3 +301,99 @@ func TestLogsCarryTraceIDs(t *testing.T) {
 	assert.Equal(t, span.SpanContext().SpanID().String(), in["span_id"])
 	assert.NotContains(t, out, "trace_id")
 }
+
+// TestPartnerURLSecretsStayOut: a partner's webhook URL carrying a token in
+// its query string gets that token, but no span, span event, log line or
+// stored attempt error shows it: neither for a delivered event nor for an
+// attempt that failed to connect (whose error text is the HTTP client's
+// `Post "<url>": dial tcp …`).
+func TestPartnerURLSecretsStayOut(t *testing.T) {
+	t.Parallel()
+	const token = "secret-value-7d1e"
+	b := setupTelemetry(t)
+	gotQuery := make(chan string, 4)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotQuery <- r.URL.RawQuery
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer receiver.Close()
+
+	code, raw := b.call(t, http.MethodPut, "/api/integrations/topkee/webhook-config", testKey,
+		`{"url":"`+receiver.URL+`/hook?token=`+token+`"}`)
+	require.Equal(t, http.StatusOK, code, string(raw))
+	code, raw = b.call(t, http.MethodPost, "/api/widget/click", "", `{"click_url":"https://example.com/?utm_source=a"}`)
+	require.Equal(t, http.StatusCreated, code, string(raw))
+	select {
+	case q := <-gotQuery:
+		require.Equal(t, "token="+token, q, "the partner gets its URL as registered")
+	case <-time.After(15 * time.Second):
+		t.Fatal("no delivery")
+	}
+
+	// The same URL on a port nothing listens on: the attempt fails to connect.
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close()
+	code, raw = b.call(t, http.MethodPut, "/api/integrations/topkee/webhook-config", testKey,
+		`{"url":"`+closedURL+`/hook?token=`+token+`"}`)
+	require.Equal(t, http.StatusOK, code, string(raw))
+	code, raw = b.call(t, http.MethodPost, "/api/widget/click", "", `{"click_url":"https://example.com/?utm_source=b"}`)
+	require.Equal(t, http.StatusCreated, code, string(raw))
+	var attemptError string
+	require.Eventually(t, func() bool {
+		code, raw := b.call(t, http.MethodGet, "/api/integrations/topkee/deliveries?status=pending", testKey, "")
+		require.Equal(t, http.StatusOK, code, string(raw))
+		var list struct {
+			Data []struct {
+				Attempts []struct {
+					Error *string `json:"error"`
+				} `json:"attempts"`
+			} `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal(raw, &list))
+		for _, d := range list.Data {
+			for _, a := range d.Attempts {
+				if a.Error != nil {
+					attemptError = *a.Error
+					return true
+				}
+			}
+		}
+		return false
+	}, 15*time.Second, 100*time.Millisecond, "no failed attempt recorded")
+	assert.NotContains(t, attemptError, token, "the stored attempt error")
+	assert.Contains(t, attemptError, "/hook?REDACTED", "the error still names the endpoint")
+	assert.Contains(t, attemptError, "connection refused")
+
+	var clientSpans int
+	require.Eventually(t, func() bool {
+		clientSpans = 0
+		for _, s := range b.spans.GetSpans() {
+			if s.Name == "webhook POST" {
+				clientSpans++
+			}
+		}
+		return clientSpans >= 2
+	}, 10*time.Second, 50*time.Millisecond, "the two outbound spans were not exported")
+	for _, s := range b.spans.GetSpans() {
+		texts := []string{s.Name, s.Status.Description}
+		for _, kv := range s.Attributes {
+			texts = append(texts, string(kv.Key)+"="+kv.Value.String())
+		}
+		for _, e := range s.Events {
+			texts = append(texts, e.Name)
+			for _, kv := range e.Attributes {
+				texts = append(texts, string(kv.Key)+"="+kv.Value.String())
+			}
+		}
+		for _, txt := range texts {
+			assert.NotContains(t, txt, token, "span %q", s.Name)
+		}
+		if s.Name == "webhook POST" {
+			v, ok := attr(s, "url.full")
+			assert.True(t, ok, "the client span has url.full")
+			assert.True(t, strings.HasSuffix(v.AsString(), "/hook?REDACTED"), "url.full %q", v.AsString())
+		}
+	}
+	assert.NotContains(t, b.logs.String(), token, "the logs")
+}

@@ -224,4 +224,3 @@ func (d *Delivery) Row() DeliveryRow {
 		LeadKey: d.leadKey, Series: d.series, Status: d.status, Attempts: d.attempts, LastStatusCode: d.lastStatusCode,
 		LastError: d.lastError, CreatedAt: d.createdAt, NextAttemptAt: d.nextAttemptAt, FinishedAt: d.finishedAt}
 }
-

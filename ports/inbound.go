@@ -60,7 +60,6 @@ type WebhookConfigManager interface {
 	GetWebhookConfig(ctx context.Context, service string) (WebhookConfigView, error)
 }
 
-
 // ClaimRoom is how many attempts a worker can start now, first attempts and
 // retries counted apart (so a backlog of retries never holds up new events).
 type ClaimRoom struct {

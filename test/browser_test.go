@@ -24,16 +24,19 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The widget tests drive the real widget script in headless Chromium (Debian's
-// chromium package; .ci/run installs it): a page on one origin loads
+// The browser tests drive headless Chromium (Debian's chromium package, which
+// `go tool task test` installs; CHROMIUM names another binary): a page on one origin loads
 // /widget.js from the service on another, the visitor clicks, and the browser
 // heads for WhatsApp. Nothing leaves the machine: every request to anything
 // but 127.0.0.1 is paused by the DevTools Fetch domain, recorded and failed
 // before it is sent, and the browser's own resolver maps every other host name
 // to nowhere.
 
+// defaultChromium is where Debian's chromium package puts the browser; the
+// CHROMIUM variable (read by the test task too) names another one.
+const defaultChromium = "/usr/bin/chromium"
+
 const (
-	chromiumPath   = "/usr/bin/chromium"
 	widgetNumber   = "15550783881"
 	desktopUA      = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
 	widgetHostID   = "aurix-whatsapp-widget"
@@ -46,16 +49,46 @@ type browser struct {
 	t   *testing.T
 	ctx context.Context // the tab; lives for the whole test
 
-	mu      sync.Mutex
-	blocked []string    // URLs of the requests to non-local addresses, failed unsent
-	navs    chan string // the document (navigation) requests among them
-	console []string
+	mu         sync.Mutex
+	blocked    []string    // URLs of the requests to non-local addresses, failed unsent
+	navs       chan string // the document (navigation) requests among them
+	console    []string
+	challenges []*fetch.AuthChallenge // HTTP authentication challenges answered
 }
 
-func newBrowser(t *testing.T) *browser {
+// browserOption changes how newBrowser sets the tab up.
+type browserOption func(*browserSetup)
+
+type browserSetup struct {
+	login          bool
+	user, password string
+}
+
+// loggingInAs makes the tab answer HTTP authentication challenges with user
+// and password, as a person does in the browser's login prompt. Chromium
+// raises that prompt (here Fetch.authRequired) only for a challenge it can
+// answer with a user and password, such as Basic: never for Bearer.
+func loggingInAs(user, password string) browserOption {
+	return func(s *browserSetup) { s.login, s.user, s.password = true, user, password }
+}
+
+// chromiumPath is the browser the tests drive.
+func chromiumPath() string {
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p
+	}
+	return defaultChromium
+}
+
+func newBrowser(t *testing.T, options ...browserOption) *browser {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("Chromium is required at %s (apt-get install chromium; .ci/run installs it): %v", chromiumPath, err)
+	var setup browserSetup
+	for _, o := range options {
+		o(&setup)
+	}
+	chromium := chromiumPath()
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("Chromium is required at %s (go tool task test installs it; or set CHROMIUM): %v", chromium, err)
 	}
 	// The profile, and TMPDIR for the files Chromium leaves behind (its
 	// singleton socket), in one directory removed after the browser exits.
@@ -63,7 +96,7 @@ func newBrowser(t *testing.T) *browser {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
+		chromedp.ExecPath(chromium),
 		chromedp.Headless,
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
@@ -142,7 +175,24 @@ func newBrowser(t *testing.T) *browser {
 			}
 		}
 	}()
-	_, err = chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*"}}})
+	if setup.login {
+		challenges := chromedp.Events(ctx, fetch.AuthRequired)
+		go func() {
+			for ev, err := range challenges {
+				if err != nil {
+					return
+				}
+				b.mu.Lock()
+				b.challenges = append(b.challenges, ev.AuthChallenge)
+				b.mu.Unlock()
+				_, _ = chromedp.Call(ctx, fetch.ContinueWithAuth, fetch.ContinueWithAuthParams{RequestID: ev.RequestID,
+					AuthChallengeResponse: &fetch.AuthChallengeResponse{Response: fetch.AuthChallengeResponseResponseProvideCredentials,
+						Username: setup.user, Password: setup.password}})
+			}
+		}()
+	}
+	_, err = chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*"}},
+		HandleAuthRequests: &setup.login})
 	require.NoError(t, err, "enable request interception")
 	return b
 }

@@ -16,14 +16,22 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// jaegerBinary builds Jaeger from the tools module once per machine (the
-// first build takes minutes; later ones hit the build cache) and returns
-// its path.
+// jaegerBinary returns the Jaeger binary: JAEGER_BIN, which `go tool task
+// test` sets after its jaeger:build made it, or else the same cache path the
+// task uses, built here from the tools module when missing (the first build
+// takes minutes; later ones hit the build cache).
 func jaegerBinary(t *testing.T) string {
 	t.Helper()
-	cache, err := os.UserCacheDir()
-	require.NoError(t, err)
-	bin := filepath.Join(cache, "aurix", "jaeger-v1.76.0")
+	bin := os.Getenv("JAEGER_BIN")
+	if bin == "" {
+		cache := os.Getenv("XDG_CACHE_HOME")
+		if cache == "" {
+			home, err := os.UserHomeDir()
+			require.NoError(t, err)
+			cache = filepath.Join(home, ".cache")
+		}
+		bin = filepath.Join(cache, "aurix", "jaeger-v1.76.0")
+	}
 	if _, err := os.Stat(bin); err == nil {
 		return bin
 	}

@@ -294,6 +294,7 @@ func TestAdminUI(t *testing.T) {
 	svc := startService(t, map[string]string{"AURIX_ADMIN_PASSWORD": "s3cret-admin"})
 	resp, _ := svc.do(t, "GET", "/riverui/", "", nil)
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	require.Equal(t, `Basic realm="aurix-admin", charset="UTF-8"`, resp.Header.Get("WWW-Authenticate"), "the challenge a browser answers with its login prompt")
 	req, _ := http.NewRequest(http.MethodGet, svc.URL+"/riverui/", nil)
 	req.SetBasicAuth("admin", "s3cret-admin")
 	r2, err := http.DefaultClient.Do(req)

@@ -74,9 +74,13 @@ func publicDetail(err error) string {
 	return err.Error()
 }
 
+// writeProblem answers p as application/problem+json. A 401 must carry a
+// challenge (RFC 9110 §11.6.1): the API's Bearer challenge, unless the
+// handler already set its own, as basic auth does for River UI (a browser
+// shows its login prompt only for a Basic challenge).
 func writeProblem(w http.ResponseWriter, p Problem) {
 	w.Header().Set("Content-Type", "application/problem+json")
-	if p.Status == http.StatusUnauthorized {
+	if p.Status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="aurix"`)
 	}
 	w.WriteHeader(p.Status)

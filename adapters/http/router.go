@@ -48,7 +48,8 @@ type Deps struct {
 	AdminUser     string
 	AdminPassword string
 	Logger        *slog.Logger
-	// Metrics, when not nil, is served at /metrics for Prometheus.
+	// Metrics, when not nil, is served at /metrics for Prometheus (nil when
+	// metrics have a listener of their own: see NewMetricsRouter).
 	Metrics http.Handler
 	// QueryConcurrency caps the partner list queries (leads, attribution,
 	// deliveries) running at once; the rest wait in line up to
@@ -156,6 +157,21 @@ func NewOpsRouter(d Deps) *mux.Router {
 	if d.Metrics != nil {
 		r.Handle("/metrics", d.Metrics).Methods(http.MethodGet)
 	}
+	return r
+}
+
+// NewMetricsRouter serves metrics at GET /metrics and nothing else, for a
+// listener of its own (AURIX_METRICS_ADDR) that need not be public.
+func NewMetricsRouter(metrics http.Handler) *mux.Router {
+	r := mux.NewRouter()
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeProblem(w, Problem{Type: "/problems/not-found", Title: "Not found", Status: http.StatusNotFound, Detail: "only /metrics is served here"})
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Allow", http.MethodGet)
+		writeProblem(w, Problem{Type: "/problems/method-not-allowed", Title: "Method not allowed", Status: http.StatusMethodNotAllowed})
+	})
+	r.Handle("/metrics", metrics).Methods(http.MethodGet)
 	return r
 }
 

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -21,6 +22,14 @@ var deniedKeys = map[attribute.Key]bool{
 	"net.host.ip":           true,
 	"network.local.address": true,
 	"enduser.id":            true,
+}
+
+// urlKeys hold a whole URL, whose query string and userinfo may carry a
+// partner's token: they are dropped, whatever recorded the URL.
+var urlKeys = map[attribute.Key]bool{
+	"url.full":  true,
+	"http.url":  true,
+	"url.query": true,
 }
 
 var (
@@ -57,7 +66,11 @@ func scrubAttrs(in []attribute.KeyValue) []attribute.KeyValue {
 		}
 		switch kv.Value.Type() {
 		case attribute.STRING:
-			kv = kv.Key.String(Scrub(kv.Value.AsString()))
+			v := kv.Value.AsString()
+			if urlKeys[kv.Key] {
+				v = withoutQuery(kv.Key, v)
+			}
+			kv = kv.Key.String(Scrub(v))
 		case attribute.STRINGSLICE:
 			vals := kv.Value.AsStringSlice()
 			for i := range vals {
@@ -68,6 +81,25 @@ func scrubAttrs(in []attribute.KeyValue) []attribute.KeyValue {
 		out = append(out, kv)
 	}
 	return out
+}
+
+// withoutQuery is a URL attribute with its query string replaced by
+// "REDACTED" and without userinfo or fragment; an attribute holding only a
+// query string becomes "REDACTED".
+func withoutQuery(key attribute.Key, v string) string {
+	if key == "url.query" {
+		return "REDACTED"
+	}
+	u, err := url.Parse(v)
+	if err != nil {
+		return "REDACTED"
+	}
+	u.User = nil // "REDACTED:REDACTED@host" would read as an email address to Scrub
+	if u.RawQuery != "" || u.ForceQuery {
+		u.RawQuery, u.ForceQuery = "REDACTED", false
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u.String()
 }
 
 // RedactingExporter scrubs every span before it leaves the process, as a

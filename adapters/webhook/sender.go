@@ -75,7 +75,7 @@ func NewSender(o Options) *Sender {
 		ResponseHeaderTimeout: o.Timeout,
 	}
 	if o.Transport != nil {
-		rt = o.Transport(rt)
+		rt = o.Transport(spanURLRedactor{next: rt})
 	}
 	now := o.Now
 	if now == nil {
@@ -98,7 +98,7 @@ func NewSender(o Options) *Sender {
 func (s *Sender) Send(ctx context.Context, r ports.WebhookRequest) (ports.WebhookResponse, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(r.Payload))
 	if err != nil {
-		return ports.WebhookResponse{}, fmt.Errorf("build request: %w", err)
+		return ports.WebhookResponse{}, fmt.Errorf("build request: %w", redactError(err))
 	}
 	if len(r.Secrets) == 0 {
 		return ports.WebhookResponse{}, errors.New("no signing secret")
@@ -156,8 +156,11 @@ func retryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// describe labels transport errors with what a partner can act on.
+// describe labels transport errors with what a partner can act on. The
+// text is stored with the attempt, shown in the delivery log and may be
+// logged: the URL in it is redacted.
 func describe(err error) error {
+	err = redactError(err)
 	if errors.Is(err, ErrBlockedAddress) {
 		return fmt.Errorf("refused to connect: %w", err)
 	}
