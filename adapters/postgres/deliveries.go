@@ -118,7 +118,7 @@ func (r deliveries) LockLimits(ctx context.Context, configID string) (ports.Clai
 	if err != nil {
 		return ports.ClaimLimits{}, classify(err, "lock webhook config limits")
 	}
-	cfg := row.webhookConfigModel.domain()
+	cfg := row.domain()
 	return ports.ClaimLimits{Config: cfg, InFlight: row.InFlight,
 		Rate: domain.RateLimit{PerSecond: cfg.Settings().MaxPerSecond, Next: timeOf(row.RateNext)}}, nil
 }
@@ -174,7 +174,7 @@ func (r deliveries) ClaimDue(ctx context.Context, q ports.ClaimQuery) ([]ports.D
 	jobs := make([]ports.DeliveryJob, len(rows))
 	for i := range rows {
 		row := &rows[i]
-		d := row.deliveryModel.domain()
+		d := row.domain()
 		ev := outboxEventOf(outboxModel{ID: row.OutboxID, EventID: row.EventID, EventType: row.EventType,
 			Payload: row.Payload, CorrelationID: row.CorrelationID, LeadKey: row.LeadKey, TraceContext: row.TraceContext,
 			CreatedAt: timeOf(row.EventCreatedAt)})
@@ -256,7 +256,7 @@ func (r deliveries) Release(ctx context.Context, owner string, ids []int64) erro
 	}
 	_, err := r.tx.NewUpdate().Table("webhook_deliveries").
 		Set("owner = NULL").Set("claimed_at = NULL").
-		Where("owner = ?", owner).Where("id IN (?)", bun.In(ids)).
+		Where("owner = ?", owner).Where("id IN (?)", bun.List(ids)).
 		Exec(ctx)
 	return classify(err, "release deliveries")
 }

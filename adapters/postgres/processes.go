@@ -57,7 +57,7 @@ func (p *Processes) Heartbeat(ctx context.Context, id string, working []int64) (
 		q := tx.NewUpdate().Table("webhook_deliveries").Set("owner = NULL").Set("claimed_at = NULL").Where("owner = ?", id).
 			Where("claimed_at < now() - ? * interval '1 microsecond'", orphanAfter.Microseconds())
 		if len(working) > 0 {
-			q = q.Where("id NOT IN (?)", bun.In(working))
+			q = q.Where("id NOT IN (?)", bun.List(working))
 		}
 		_, err = q.Exec(ctx)
 		return err
@@ -95,7 +95,7 @@ func (p *Processes) ReleaseDead(ctx context.Context, silentFor time.Duration) (i
 			return err
 		}
 		procs = len(dead)
-		res, err := tx.NewRaw("UPDATE webhook_deliveries SET owner = NULL, claimed_at = NULL WHERE owner IN (?)", bun.In(dead)).Exec(ctx)
+		res, err := tx.NewRaw("UPDATE webhook_deliveries SET owner = NULL, claimed_at = NULL WHERE owner IN (?)", bun.List(dead)).Exec(ctx)
 		if err != nil {
 			return err
 		}

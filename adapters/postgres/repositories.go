@@ -62,7 +62,7 @@ func (r webhookConfigs) ByIDs(ctx context.Context, ids []string) ([]*domain.Webh
 		return nil, nil
 	}
 	var ms []webhookConfigModel
-	if err := r.db.NewSelect().Model(&ms).Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+	if err := r.db.NewSelect().Model(&ms).Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
 		return nil, classify(err, "select webhook configs")
 	}
 	return configsOf(ms), nil
@@ -74,7 +74,7 @@ func (r webhookConfigs) ByIDsForUpdate(ctx context.Context, ids []string) ([]*do
 		return nil, nil
 	}
 	var ms []webhookConfigModel
-	if err := r.db.NewSelect().Model(&ms).Where("id IN (?)", bun.In(ids)).Order("id").For("NO KEY UPDATE").Scan(ctx); err != nil {
+	if err := r.db.NewSelect().Model(&ms).Where("id IN (?)", bun.List(ids)).Order("id").For("NO KEY UPDATE").Scan(ctx); err != nil {
 		return nil, classify(err, "lock webhook configs")
 	}
 	return configsOf(ms), nil

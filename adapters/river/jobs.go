@@ -19,19 +19,22 @@ const (
 	maintenanceJobMaxAge = 30 * time.Second
 )
 
-// ReleaseDeadArgs: hand the deliveries of dead worker processes back.
+// ReleaseDeadArgs is the round that hands the deliveries of dead worker
+// processes back.
 type ReleaseDeadArgs struct{}
 
 // Kind is the job kind shown in River UI.
 func (ReleaseDeadArgs) Kind() string { return "aurix.release_dead_processes" }
 
-// MeasureBacklogArgs: measure the age of the oldest pending delivery.
+// MeasureBacklogArgs is the round that measures the age of the oldest
+// pending delivery.
 type MeasureBacklogArgs struct{}
 
 // Kind is the job kind shown in River UI.
 func (MeasureBacklogArgs) Kind() string { return "aurix.measure_backlog" }
 
-// DisableFailingArgs: switch off endpoints failing for too long.
+// DisableFailingArgs is the round that switches off endpoints failing for
+// too long.
 type DisableFailingArgs struct{}
 
 // Kind is the job kind shown in River UI.
