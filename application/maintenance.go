@@ -13,29 +13,11 @@ import (
 // (the River leader schedules it; one worker runs each round).
 type Maintenance struct {
 	UoW       ports.UnitOfWork
-	Processes ports.ProcessRegistry
 	Gauges    ports.Gauges
 	Clock     ports.Clock
-	// DeadAfter is how long a worker process may stay silent before it is
-	// declared dead and its deliveries are handed to the living.
-	DeadAfter time.Duration
 	// DisableAfter switches off an endpoint failing this long; 0 never.
 	DisableAfter time.Duration
 	Log          *slog.Logger
-}
-
-// ReleaseDeadProcesses hands the deliveries of processes that stopped
-// sending heartbeats to the living.
-func (m *Maintenance) ReleaseDeadProcesses(ctx context.Context) error {
-	procs, deliveries, err := m.Processes.ReleaseDead(ctx, m.DeadAfter)
-	if err != nil {
-		return fmt.Errorf("release dead processes: %w", err)
-	}
-	if procs > 0 && m.Log != nil {
-		m.Log.WarnContext(ctx, "declared silent worker processes dead; their deliveries are due again",
-			"processes", procs, "deliveries", deliveries, "silent_for", m.DeadAfter.String())
-	}
-	return nil
 }
 
 // DisableFailingEndpoints switches off the endpoints that have failed

@@ -81,6 +81,12 @@ const (
 // heartbeatEvery is how often a worker process tells the others it is alive.
 const heartbeatEvery = time.Second
 
+// locklessDeadAfter is how long a worker process whose liveness session is
+// gone (PostgreSQL saw its connection close: it died, or lost the database
+// and cut its attempts short) may stay silent before its deliveries go to
+// the living.
+const locklessDeadAfter = 3 * heartbeatEvery
+
 // minFenceMargin is how much longer than one attempt a worker process must
 // be silent before the others take its deliveries: a process that misses
 // heartbeats stops starting attempts after margin − 1s, so its last attempt

@@ -100,7 +100,7 @@ func (a *App) wire(ctx context.Context) error {
 		},
 		Endpoints: store.EndpointStates,
 		Workers: func(ctx context.Context) (int, error) {
-			return postgres.NewProcesses(a.db.Bun).Alive(ctx, cfg.ProcessDeadAfter)
+			return postgres.NewProcesses(a.db.Bun, a.db.Listener).Alive(ctx, cfg.ProcessDeadAfter)
 		},
 	})
 	if err != nil {
@@ -187,9 +187,12 @@ func (a *App) wireDeliveries(store *postgres.Store, metrics *telemetry.Metrics, 
 		MaxInFlight: cfg.WebhookMaxInFlight, Telemetry: metrics}
 	deliverer.StartGrouping(context.Background())
 	hostname, _ := os.Hostname()
-	a.heartbeat = &worker.Heartbeat{Registry: postgres.NewProcesses(a.db.Bun),
+	// The liveness session holds one connection of the listener pool for
+	// the life of the process.
+	a.heartbeat = &worker.Heartbeat{Registry: postgres.NewProcesses(a.db.Bun, a.db.Listener),
 		Info:  ports.ProcessInfo{Role: cfg.Role, Hostname: hostname, PID: os.Getpid()},
-		NewID: ids.NewID, Interval: heartbeatEvery, FenceAfter: cfg.fenceAfter(), Logger: a.log}
+		NewID: ids.NewID, Interval: heartbeatEvery, FenceAfter: cfg.fenceAfter(),
+		DeadAfter: cfg.ProcessDeadAfter, Lockless: locklessDeadAfter, Logger: a.log}
 	a.engine = worker.NewEngine(worker.Options{
 		Work: deliverer, Identity: a.heartbeat.ID, MaySend: a.heartbeat.MaySend,
 		Workers: cfg.WebhookWorkers, RetryWorkers: cfg.WebhookRetryWorkers,
@@ -197,6 +200,7 @@ func (a *App) wireDeliveries(store *postgres.Store, metrics *telemetry.Metrics, 
 		Logger: a.log, Tracer: a.tel.Tracer.Tracer("github.com/aurix/integrations/adapters/worker"),
 	})
 	a.heartbeat.Working = a.engine.Working
+	a.heartbeat.LostSession = a.engine.CutAttempts
 }
 
 // wireRiver builds the River client: in a worker process it runs the
@@ -214,8 +218,8 @@ func (a *App) wireRiver(_ context.Context, uow ports.UnitOfWork, store *postgres
 	}
 	if cfg.worksDeliveries() {
 		workers := river.NewWorkers()
-		riveradapter.AddWorkers(workers, &application.Maintenance{UoW: uow, Processes: postgres.NewProcesses(a.db.Bun),
-			Gauges: store, Clock: clock, DeadAfter: cfg.ProcessDeadAfter, DisableAfter: cfg.WebhookDisableAfter,
+		riveradapter.AddWorkers(workers, &application.Maintenance{UoW: uow,
+			Gauges: store, Clock: clock, DisableAfter: cfg.WebhookDisableAfter,
 			Log: a.log.With("component", "maintenance")}, a.log)
 		riverCfg.Workers = workers
 		riverCfg.Queues = map[string]river.QueueConfig{riveradapter.QueueMaintenance: {MaxWorkers: 2}}
@@ -273,7 +277,8 @@ func (a *App) Start(ctx context.Context) error {
 	go func() { defer a.workDone.Done(); postgres.Listen(workCtx, a.db.Listener, a.engine.Wake, a.log) }()
 	a.log.InfoContext(ctx, "working deliveries", "process_id", a.heartbeat.ID(),
 		"workers", a.cfg.WebhookWorkers, "retry_workers", a.cfg.WebhookRetryWorkers,
-		"periodic", "release dead processes, measure backlog, disable failing endpoints (scheduled by the River leader)")
+		"every_heartbeat", "hand back the deliveries of dead worker processes",
+		"periodic", "measure backlog, disable failing endpoints (scheduled by the River leader, run by one worker)")
 	return nil
 }
 

@@ -3,9 +3,13 @@
 -- stores the outcome, which ends the claim. A process that stops sending
 -- heartbeats is declared dead and its claims are handed back.
 
--- Worker processes alive now (their heartbeat is fresh, by the database's clock).
+-- Worker processes alive now: their heartbeat is fresh (by the database's
+-- clock), and each holds the session advisory lock (727280, lock_key) on a
+-- connection of its own, which PostgreSQL drops the moment that connection
+-- closes (the process died, or lost the database and knows it).
 CREATE TABLE aurix_processes (
     id           uuid        PRIMARY KEY,
+    lock_key     integer     GENERATED ALWAYS AS IDENTITY UNIQUE,
     role         text        NOT NULL,
     hostname     text        NOT NULL,
     pid          integer     NOT NULL,

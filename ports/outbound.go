@@ -243,17 +243,28 @@ type ProcessInfo struct {
 // ProcessRegistry records which worker processes are alive, so that the
 // deliveries a dead process held are handed to the living, and only then.
 type ProcessRegistry interface {
-	Register(ctx context.Context, p ProcessInfo) error
+	// Join registers the process and opens its liveness session: while
+	// the session's connection lives, the others know the process does.
+	Join(ctx context.Context, p ProcessInfo) (ProcessSession, error)
+	// ReleaseDead declares dead every process silent for longer than
+	// silentFor, or for longer than lockless while its liveness session
+	// is gone (by the database's clock), and hands its deliveries back.
+	ReleaseDead(ctx context.Context, silentFor, lockless time.Duration) (processes, deliveries int, err error)
+}
+
+// ProcessSession is one process's registration and liveness connection.
+type ProcessSession interface {
+	// ID is the process id claims are made under.
+	ID() string
 	// Heartbeat records that the process is alive and hands back whatever
 	// it owns that is not in working (a claim it lost track of). alive is
-	// false when the process had been declared dead: it must stop and
-	// register again.
-	Heartbeat(ctx context.Context, id string, working []int64) (alive bool, err error)
-	// Deregister removes the process and hands back what it still owns.
-	Deregister(ctx context.Context, id string) error
-	// ReleaseDead declares dead every process silent for longer than
-	// silentFor (by the database's clock) and hands its deliveries back.
-	ReleaseDead(ctx context.Context, silentFor time.Duration) (processes, deliveries int, err error)
+	// false when the process had been declared dead: it must join again.
+	// An error means the liveness connection is gone or failing.
+	Heartbeat(ctx context.Context, working []int64) (alive bool, err error)
+	// Leave removes the process and hands back what it still owns.
+	Leave(ctx context.Context) error
+	// Close drops the liveness connection without leaving.
+	Close()
 }
 
 // Gauges keeps measurements that one process takes for all (the periodic

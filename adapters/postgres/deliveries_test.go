@@ -162,24 +162,39 @@ func TestClaims_CapCountsEveryOwner(t *testing.T) {
 }
 
 // TestProcesses_DeadOnesHandBack: the deliveries of a process that stopped
-// sending heartbeats are handed back; a live process keeps its own.
+// sending heartbeats are handed back; a live process keeps its own; a
+// process whose liveness session is gone is dead after a short silence.
 func TestProcesses_DeadOnesHandBack(t *testing.T) {
 	t.Parallel()
 	b := setupUoW(t)
-	procs := postgres.NewProcesses(b.db.Bun)
+	procs := postgres.NewProcesses(b.db.Bun, b.db.Listener)
 	ctx := context.Background()
-	require.NoError(t, procs.Register(ctx, ports.ProcessInfo{ID: ownerA, Role: "worker", Hostname: "h", PID: 1}))
-	require.NoError(t, procs.Register(ctx, ports.ProcessInfo{ID: ownerB, Role: "worker", Hostname: "h", PID: 2}))
+	a, err := procs.Join(ctx, ports.ProcessInfo{ID: ownerA, Role: "worker", Hostname: "h", PID: 1})
+	require.NoError(t, err)
+	defer a.Close()
+	bb, err := procs.Join(ctx, ports.ProcessInfo{ID: ownerB, Role: "worker", Hostname: "h", PID: 2})
+	require.NoError(t, err)
+	defer bb.Close()
 	now := time.Now().Add(-time.Second)
 	publishEvents(t, b.uow,
 		event("01900000-0000-7000-8000-000000000701", domain.EventWidgetClick, "O-LEAD07", now),
 		event("01900000-0000-7000-8000-000000000801", domain.EventWidgetClick, "O-LEAD08", now))
 	require.Len(t, claim(t, b.uow, ports.ClaimQuery{ConfigID: testConfigID, Owner: ownerA, Now: time.Now(), Limit: 1}), 1)
 	require.Len(t, claim(t, b.uow, ports.ClaimQuery{ConfigID: testConfigID, Owner: ownerB, Now: time.Now(), Limit: 1}), 1)
-	_, err := b.db.SQL.Exec("UPDATE aurix_processes SET heartbeat_at = now() - interval '1 minute' WHERE id = $1", ownerA)
-	require.NoError(t, err)
+	silence := func(id, ago string) {
+		_, err := b.db.SQL.Exec("UPDATE aurix_processes SET heartbeat_at = now() - $2::interval WHERE id = $1", id, ago)
+		require.NoError(t, err)
+	}
 
-	n, dels, err := procs.ReleaseDead(ctx, 30*time.Second)
+	// Silent for a while but holding its lock: alive.
+	silence(ownerA, "10 seconds")
+	n, _, err := procs.ReleaseDead(ctx, 30*time.Second, 3*time.Second)
+	require.NoError(t, err)
+	assert.Zero(t, n, "a process holding its liveness lock is given the whole silence period")
+
+	// Silent too long: dead, whatever its lock.
+	silence(ownerA, "1 minute")
+	n, dels, err := procs.ReleaseDead(ctx, 30*time.Second, 3*time.Second)
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
 	assert.Equal(t, 1, dels)
@@ -188,22 +203,55 @@ func TestProcesses_DeadOnesHandBack(t *testing.T) {
 		ownerB).Scan(&ownedByB, &free))
 	assert.Equal(t, 1, ownedByB, "the live process keeps what it works on")
 	assert.Equal(t, 1, free)
-
-	alive, err := procs.Heartbeat(ctx, ownerA, nil)
+	alive, err := a.Heartbeat(ctx, nil)
 	require.NoError(t, err)
 	assert.False(t, alive, "a process declared dead learns it at its next heartbeat")
-	alive, err = procs.Heartbeat(ctx, ownerB, []int64{})
+
+	// Its liveness session closed (the process died): dead after a short silence.
+	bb.Close()
+	silence(ownerB, "2 seconds")
+	n, _, err = procs.ReleaseDead(ctx, 30*time.Second, 3*time.Second)
+	require.NoError(t, err)
+	assert.Zero(t, n, "not before the short silence")
+	silence(ownerB, "4 seconds")
+	n, dels, err = procs.ReleaseDead(ctx, 30*time.Second, 3*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "lock gone and silent for longer than the short silence")
+	assert.Equal(t, 1, dels)
+	assert.Equal(t, 0, count(t, b.db, "aurix_processes"))
+}
+
+// TestProcesses_HeartbeatHandsBackLostClaims: a claim the process no longer
+// works on is handed back by its heartbeat, a fresh one is not; leaving
+// hands back everything.
+func TestProcesses_HeartbeatHandsBackLostClaims(t *testing.T) {
+	t.Parallel()
+	b := setupUoW(t)
+	procs := postgres.NewProcesses(b.db.Bun, b.db.Listener)
+	ctx := context.Background()
+	s, err := procs.Join(ctx, ports.ProcessInfo{ID: ownerA, Role: "worker", Hostname: "h", PID: 1})
+	require.NoError(t, err)
+	now := time.Now().Add(-time.Second)
+	publishEvents(t, b.uow,
+		event("01900000-0000-7000-8000-000000000901", domain.EventWidgetClick, "O-LEAD09", now),
+		event("01900000-0000-7000-8000-000000000902", domain.EventWidgetClick, "O-LEAD10", now))
+	jobs := claim(t, b.uow, ports.ClaimQuery{ConfigID: testConfigID, Owner: ownerA, Now: time.Now(), Limit: 2})
+	require.Len(t, jobs, 2)
+	owned := func() int {
+		var n int
+		require.NoError(t, b.db.SQL.QueryRow("SELECT count(*) FROM webhook_deliveries WHERE owner = $1", ownerA).Scan(&n))
+		return n
+	}
+	alive, err := s.Heartbeat(ctx, nil)
 	require.NoError(t, err)
 	assert.True(t, alive)
-	require.NoError(t, b.db.SQL.QueryRow("SELECT count(*) FROM webhook_deliveries WHERE owner = $1", ownerB).Scan(&ownedByB))
-	assert.Equal(t, 1, ownedByB, "a fresh claim is not taken for a lost one")
-	_, err = b.db.SQL.Exec("UPDATE webhook_deliveries SET claimed_at = now() - interval '1 minute' WHERE owner = $1", ownerB)
+	assert.Equal(t, 2, owned(), "fresh claims are not taken for lost ones")
+	_, err = b.db.SQL.Exec("UPDATE webhook_deliveries SET claimed_at = now() - interval '1 minute' WHERE owner = $1", ownerA)
 	require.NoError(t, err)
-	_, err = procs.Heartbeat(ctx, ownerB, nil)
+	_, err = s.Heartbeat(ctx, []int64{jobs[0].Delivery.ID()})
 	require.NoError(t, err)
-	require.NoError(t, b.db.SQL.QueryRow("SELECT count(*) FROM webhook_deliveries WHERE owner = $1", ownerB).Scan(&ownedByB))
-	assert.Equal(t, 0, ownedByB, "a claim the process no longer works on is handed back by its heartbeat")
-
-	require.NoError(t, procs.Deregister(ctx, ownerB))
+	assert.Equal(t, 1, owned(), "the claim it still works on stays, the lost one is handed back")
+	require.NoError(t, s.Leave(ctx))
+	assert.Equal(t, 0, owned())
 	assert.Equal(t, 0, count(t, b.db, "aurix_processes"))
 }

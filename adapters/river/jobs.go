@@ -13,18 +13,10 @@ const QueueMaintenance = "maintenance"
 
 // How often each round runs.
 const (
-	ReleaseDeadEvery     = 2 * time.Second
 	MeasureBacklogEvery  = 5 * time.Second
 	DisableFailingEvery  = time.Minute
 	maintenanceJobMaxAge = 30 * time.Second
 )
-
-// ReleaseDeadArgs is the round that hands the deliveries of dead worker
-// processes back.
-type ReleaseDeadArgs struct{}
-
-// Kind is the job kind shown in River UI.
-func (ReleaseDeadArgs) Kind() string { return "aurix.release_dead_processes" }
 
 // MeasureBacklogArgs is the round that measures the age of the oldest
 // pending delivery.
@@ -42,16 +34,12 @@ func (DisableFailingArgs) Kind() string { return "aurix.disable_failing_endpoint
 
 // Maintenance is the periodic work the jobs run.
 type Maintenance interface {
-	ReleaseDeadProcesses(ctx context.Context) error
 	MeasureBacklog(ctx context.Context) error
 	DisableFailingEndpoints(ctx context.Context) (int, error)
 }
 
 // AddWorkers registers the maintenance workers.
 func AddWorkers(workers *river.Workers, m Maintenance, log *slog.Logger) {
-	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, _ *river.Job[ReleaseDeadArgs]) error {
-		return m.ReleaseDeadProcesses(ctx)
-	}))
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, _ *river.Job[MeasureBacklogArgs]) error {
 		return m.MeasureBacklog(ctx)
 	}))
@@ -75,7 +63,6 @@ func PeriodicJobs() []*river.PeriodicJob {
 		}, &river.PeriodicJobOpts{RunOnStart: true})
 	}
 	return []*river.PeriodicJob{
-		job(ReleaseDeadEvery, ReleaseDeadArgs{}),
 		job(MeasureBacklogEvery, MeasureBacklogArgs{}),
 		job(DisableFailingEvery, DisableFailingArgs{}),
 	}

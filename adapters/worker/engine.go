@@ -50,11 +50,13 @@ type Engine struct {
 	retries int
 
 	attempts sync.WaitGroup
-	// abort cancels attempts still running when the shutdown deadline
-	// passes; they are handed back unattempted.
+	// abortCtx is the context attempts run on; cancelling it cuts them
+	// short (they are handed back unattempted). Abort cancels it for good
+	// (shutdown), CutAttempts replaces it (lost liveness).
 	abortCtx context.Context
 	abort    context.CancelFunc
 
+	stopped  bool
 	errorLog *slog.Logger
 	lastErr  time.Time
 }
@@ -131,9 +133,33 @@ func (e *Engine) Run(ctx context.Context) {
 	}
 }
 
-// Abort cancels the attempts still running; each is handed back
-// unattempted, for another process or the next start.
-func (e *Engine) Abort() { e.abort() }
+// Abort cancels the attempts still running, and every later one; each is
+// handed back unattempted, for another process or the next start.
+func (e *Engine) Abort() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.abort()
+	e.stopped = true
+}
+
+// CutAttempts cancels the attempts running now (the process lost its
+// liveness session, so another may soon take their deliveries); attempts
+// started later run normally.
+func (e *Engine) CutAttempts() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopped {
+		return
+	}
+	e.abort()
+	e.abortCtx, e.abort = context.WithCancel(context.Background())
+}
+
+func (e *Engine) attemptContext() context.Context {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.abortCtx
+}
 
 // round claims what is due for every config there is room for, and returns
 // how long the loop may sleep before the next round.
@@ -225,7 +251,7 @@ func (e *Engine) finish(id int64, retry bool) {
 }
 
 func (e *Engine) attempt(owner string, c ports.Claimed) {
-	ctx := e.abortCtx
+	ctx := e.attemptContext()
 	if wait := time.Until(c.StartAt); wait > 0 {
 		t := time.NewTimer(wait)
 		select {
