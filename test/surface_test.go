@@ -354,3 +354,131 @@ func TestServicesSharingAKeyVariableStopStartUp(t *testing.T) {
 // appTables are every table the service writes, River's jobs included.
 var appTables = []string{"inbound_sources", "conversations", "whatsapp_messages", "leads", "outbox",
 	"webhook_configs", "webhook_deliveries", "webhook_attempts", "river_job"}
+
+// jsonOperations are the operations that read a JSON body, each with a body
+// it accepts (the webhook URL is public: the service under test allows
+// private targets, so it is accepted either way).
+func jsonOperations(conversation string) []struct{ method, path, key, body string } {
+	return []struct{ method, path, key, body string }{
+		{http.MethodPost, "/api/widget/click", "", `{"click_url":"https://example.com/?utm_source=ct"}`},
+		{http.MethodPut, "/api/integrations/topkee/webhook-config", topkeeKey, `{"url":"https://8.8.8.8/hook","is_active":false}`},
+		{http.MethodPatch, "/api/conversations/" + conversation + "/lead", agentKey, `{"lead_data":{"intent":"pricing"}}`},
+		{http.MethodPost, "/api/integrations/topkee/deliveries/recover", topkeeKey, `{"since":"2024-01-01"}`},
+	}
+}
+
+// sendJSON posts body with the given Content-Type ("" sends none).
+func (s *service) sendJSON(t *testing.T, method, path, key, contentType, body string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
+	require.NoError(t, err)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	return resp, readAll(t, resp)
+}
+
+// conversationOf makes a conversation through a signed WhatsApp message and
+// returns its id.
+func (s *service) conversationOf(t *testing.T) string {
+	t.Helper()
+	body := sample(t, "text-with-ref.json")
+	status, raw := s.postWhatsApp(t, body, metaSignature(body))
+	require.Equal(t, http.StatusOK, status, string(raw))
+	leads := s.list(t, "/api/integrations/topkee/leads")["data"].([]any)
+	require.NotEmpty(t, leads)
+	return fmt.Sprint(leads[0].(map[string]any)["conversation_id"])
+}
+
+// TestJSONBodiesNeedAJSONContentType: the API is JSON in and out; a body
+// sent as anything but application/json (a charset other than UTF-8
+// included) is 415 and changes nothing, whatever it holds.
+func TestJSONBodiesNeedAJSONContentType(t *testing.T) {
+	t.Parallel()
+	svc := startService(t, nil)
+	conv := svc.conversationOf(t)
+	for _, op := range jsonOperations(conv) {
+		before := map[string]int{}
+		for _, table := range appTables {
+			before[table] = svc.count(t, table)
+		}
+		for _, ct := range []string{"", "text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded",
+			"multipart/form-data; boundary=x", "application/xml", "application/jsonx", "application/json; charset=latin1", "application/json, text/plain"} {
+			resp, raw := svc.sendJSON(t, op.method, op.path, op.key, ct, op.body)
+			require.Equal(t, http.StatusUnsupportedMediaType, resp.StatusCode, "%s %s as %q: %s", op.method, op.path, ct, raw)
+			p := requireProblem(t, op.method, resp, raw)
+			assert.Contains(t, p.Detail, "application/json")
+		}
+		for _, table := range appTables {
+			assert.Equal(t, before[table], svc.count(t, table), "%s %s: rows in %s", op.method, op.path, table)
+		}
+		for _, ct := range []string{"application/json", "application/json; charset=utf-8", "Application/JSON; Charset=UTF-8"} {
+			resp, raw := svc.sendJSON(t, op.method, op.path, op.key, ct, op.body)
+			assert.Less(t, resp.StatusCode, 300, "%s %s as %q: %s", op.method, op.path, ct, raw)
+		}
+	}
+}
+
+// TestBodiesMustBeUTF8JSONObjects: invalid UTF-8 is refused, not silently
+// replaced (encoding/json turns it into U+FFFD, so a stored value would
+// differ from the one sent), and a body that is not a JSON object (null
+// included) is 400.
+func TestBodiesMustBeUTF8JSONObjects(t *testing.T) {
+	t.Parallel()
+	svc := startService(t, nil)
+	conv := svc.conversationOf(t)
+	bad := map[string]string{
+		"invalid UTF-8 in a value": `{"click_url":"https://example.com/?q=\xff","url":"https://8.8.8.8/\xff","lead_data":{"intent":"\xff"},"since":"2024-01-01\xff"}`,
+		"overlong UTF-8":           "{\"click_url\":\"https://example.com/\xc0\xaf\",\"url\":\"https://8.8.8.8/\xc0\xaf\",\"lead_data\":{\"intent\":\"\xc0\xaf\"},\"since\":\"\xc0\xaf\"}",
+		"null":                     `null`,
+		"array":                    `[]`,
+	}
+	for _, op := range jsonOperations(conv) {
+		for name, body := range bad {
+			resp, raw := svc.sendJSON(t, op.method, op.path, op.key, "application/json", body)
+			require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s %s %s: %s", op.method, op.path, name, raw)
+			requireProblem(t, op.method, resp, raw)
+		}
+	}
+	assert.Equal(t, 0, svc.count(t, "webhook_configs"))
+	assert.Equal(t, 0, svc.count(t, "inbound_sources"))
+	resp, raw := svc.do(t, http.MethodGet, "/api/conversations/"+conv+"/lead", agentKey, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.NotContains(t, string(raw), "intent", "no lead_data was written")
+}
+
+// TestDuplicatedAuthorizationIsRefused: Authorization is a singleton field;
+// a request carrying two (whichever comes first) is 401, so a proxy and this
+// service can never judge different keys.
+func TestDuplicatedAuthorizationIsRefused(t *testing.T) {
+	t.Parallel()
+	svc := startService(t, nil)
+	conv := svc.conversationOf(t)
+	for _, rt := range []struct{ path, key string }{
+		{"/api/integrations/topkee/leads", topkeeKey},
+		{"/api/integrations/topkee/webhook-config", topkeeKey},
+		{"/api/conversations/" + conv + "/lead", agentKey},
+	} {
+		for _, values := range [][]string{
+			{"Bearer " + rt.key, "Bearer wrong"},
+			{"Bearer wrong", "Bearer " + rt.key},
+			{"Bearer " + rt.key, "Bearer " + rt.key},
+		} {
+			req, err := http.NewRequest(http.MethodGet, svc.URL+rt.path, nil)
+			require.NoError(t, err)
+			req.Header["Authorization"] = values
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			raw := readAll(t, resp)
+			require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "%s with %d Authorization headers: %s", rt.path, len(values), raw)
+			requireProblem(t, http.MethodGet, resp, raw)
+		}
+		resp, raw := svc.do(t, http.MethodGet, rt.path, rt.key, nil)
+		require.NotEqual(t, http.StatusUnauthorized, resp.StatusCode, "one Authorization header still works: %s", raw)
+	}
+}
