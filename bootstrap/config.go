@@ -152,13 +152,25 @@ func LoadConfig(environ map[string]string) (Config, error) {
 		errs = append(errs, errors.New(`required environment variable "AURIX_WHATSAPP_NUMBER" is not set`))
 	}
 	c.IntegrationKeys = map[string]string{}
+	// Two names that read the same variable would share one key, so each
+	// service could act as the other: refuse them rather than pick one.
+	serviceOf := map[string]string{} // key variable → first service reading it
 	for _, s := range c.Integrations {
 		s = strings.TrimSpace(s)
 		if !serviceName.MatchString(s) {
 			errs = append(errs, fmt.Errorf("AURIX_INTEGRATIONS: %q is not a valid service name", s))
 			continue
 		}
-		name := strings.ToUpper(strings.ReplaceAll(s, "-", "_")) + "_INTEGRATION_API_KEY"
+		name := keyVariable(s)
+		if first, taken := serviceOf[name]; taken {
+			if first == s {
+				errs = append(errs, fmt.Errorf("AURIX_INTEGRATIONS: %q is listed twice", s))
+			} else {
+				errs = append(errs, fmt.Errorf("AURIX_INTEGRATIONS: services %q and %q both read their key from %s; rename one of them", first, s, name))
+			}
+			continue
+		}
+		serviceOf[name] = s
 		key := environ[name]
 		if key == "" {
 			errs = append(errs, fmt.Errorf("required environment variable %q is not set", name))
@@ -220,6 +232,12 @@ func LoadConfig(environ map[string]string) (Config, error) {
 		return c, fmt.Errorf("configuration: %w", err)
 	}
 	return c, nil
+}
+
+// keyVariable is the variable holding a service's API key: the name
+// upper-cased, "-" as "_", then _INTEGRATION_API_KEY.
+func keyVariable(service string) string {
+	return strings.ToUpper(strings.ReplaceAll(service, "-", "_")) + "_INTEGRATION_API_KEY"
 }
 
 // parseRate reads "N/unit" (unit s, sec, second, min, minute, h, hour) or

@@ -98,6 +98,9 @@ func (b telemetryBundle) call(t *testing.T, method, path, key, body string, head
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
 	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36")
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}

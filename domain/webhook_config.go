@@ -4,8 +4,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // MaxTargetURLBytes bounds a webhook target URL.
@@ -121,7 +125,68 @@ func ValidateTargetURL(raw string, p TargetPolicy) (*url.URL, error) {
 	if u.User != nil {
 		return nil, invalid(field, "must not contain credentials")
 	}
+	if m := checkTargetHost(u); m != "" {
+		return nil, invalid(field, "%s", m)
+	}
 	return u, nil
+}
+
+// checkTargetHost says what is wrong with a target URL's host and port, or
+// returns "". The port, when given, is a plain number from 1 to 65535 (any
+// such port: the address check, not the port, keeps targets public). The
+// host is a DNS name, a dotted-quad IPv4 address or a bracketed IPv6 address
+// without a zone. The other IPv4 spellings some parsers and resolvers accept
+// (2130706433, 0177.0.0.1, 0x7f.1, 127.1, "127.0.0.1.") are refused, not
+// guessed at: WHATWG URL parsing reads any host whose last label is a number
+// as IPv4, and which address a resolver makes of it varies.
+func checkTargetHost(u *url.URL) string {
+	if strings.HasSuffix(u.Host, ":") || (u.Port() != "" && !validPort(u.Port())) {
+		return "port must be a number from 1 to 65535"
+	}
+	host := u.Hostname()
+	for i := 0; i < len(host); i++ {
+		if host[i] >= utf8.RuneSelf {
+			return "host must be ASCII (punycode for an internationalized name)"
+		}
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		if a.Zone() != "" {
+			return "must not carry an IPv6 zone"
+		}
+		return ""
+	}
+	if endsInNumber(host) {
+		return "host must be a DNS name or an IP address in standard notation"
+	}
+	return ""
+}
+
+// validPort reports whether p is a port number from 1 to 65535 written
+// without leading zeros.
+func validPort(p string) bool {
+	if p == "" || len(p) > 5 || p[0] == '0' {
+		return false
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
+}
+
+// endsInNumber is WHATWG URL's "ends in a number" check: the last label
+// (ignoring one trailing dot) is decimal digits, or 0x followed by hex
+// digits, so a URL parser would read the host as an IPv4 address.
+func endsInNumber(host string) bool {
+	labels := strings.Split(host, ".")
+	if len(labels) > 1 && labels[len(labels)-1] == "" {
+		labels = labels[:len(labels)-1]
+	}
+	last := labels[len(labels)-1]
+	if last == "" {
+		return false
+	}
+	if rest, ok := strings.CutPrefix(strings.ToLower(last), "0x"); ok {
+		return strings.Trim(rest, "0123456789abcdef") == ""
+	}
+	return strings.Trim(last, "0123456789") == ""
 }
 
 // NewWebhookConfig registers a service's first webhook endpoint with a fresh

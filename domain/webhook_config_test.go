@@ -49,6 +49,52 @@ func TestValidateTargetURL(t *testing.T) {
 		{name: "over 2048 bytes", raw: longHTTPS(domain.MaxTargetURLBytes + 1), wantMsg: "must be at most 2048 bytes"},
 		{name: "NUL byte", raw: "https://your-backend.com/\x00", wantMsg: "must not contain NUL bytes"},
 		{name: "invalid UTF-8", raw: "https://your-backend.com/\xff", wantMsg: "must be valid UTF-8"},
+
+		// Ports: any port from 1 to 65535, written as a plain number.
+		{name: "port 1", raw: "https://hooks.example.com:1/", wantHost: "hooks.example.com:1"},
+		{name: "port 65535", raw: "https://8.8.8.8:65535/", wantHost: "8.8.8.8:65535"},
+		{name: "port 0", raw: "https://8.8.8.8:0/", wantMsg: "port must be a number from 1 to 65535"},
+		{name: "port 65536", raw: "https://8.8.8.8:65536/", wantMsg: "port must be a number from 1 to 65535"},
+		{name: "port 99999", raw: "https://8.8.8.8:99999/", wantMsg: "port must be a number from 1 to 65535"},
+		{name: "port with 20 digits", raw: "https://8.8.8.8:18446744073709551617/", wantMsg: "port must be a number from 1 to 65535"},
+		{name: "port with a leading zero", raw: "https://8.8.8.8:0443/", wantMsg: "port must be a number from 1 to 65535"},
+		{name: "empty port", raw: "https://hooks.example.com:/", wantMsg: "port must be a number from 1 to 65535"},
+		{name: "non-numeric port", raw: "https://hooks.example.com:https/", wantMsg: "must be an absolute URL"},
+		{name: "negative port", raw: "https://hooks.example.com:-1/", wantMsg: "must be an absolute URL"},
+		{name: "IPv6 with port 0", raw: "https://[2606:4700::1111]:0/", wantMsg: "port must be a number from 1 to 65535"},
+		{name: "IPv6 with port", raw: "https://[2606:4700::1111]:8443/", wantHost: "[2606:4700::1111]:8443"},
+
+		// Hosts: a DNS name, a dotted-quad IPv4 address or a bracketed IPv6
+		// address; the other IPv4 spellings URL parsers and resolvers accept
+		// (decimal, octal, hex, shortened) are refused rather than guessed.
+		{name: "dotted quad", raw: "https://8.8.8.8/", wantHost: "8.8.8.8"},
+		{name: "decimal IPv4", raw: "https://2130706433/", wantMsg: "host must be a DNS name or an IP address in standard notation"},
+		{name: "decimal public IPv4", raw: "https://134744072/", wantMsg: "host must be a DNS name or an IP address in standard notation"},
+		{name: "octal IPv4", raw: "https://0177.0.0.1/", wantMsg: "host must be a DNS name or an IP address in standard notation"},
+		{name: "octal IPv4 with leading zeros", raw: "https://0000177.000.000.001/", wantMsg: "host must be a DNS name or an IP address in standard notation"},
+		{name: "hex IPv4", raw: "https://0x7f000001/", wantMsg: "host must be a DNS name or an IP address in standard notation"},
+		{name: "dotted hex IPv4", raw: "https://0x7f.0x0.0x0.0x1/", wantMsg: "host must be a DNS name or an IP address in standard notation"},
+		{name: "upper-case hex", raw: "https://0X7F.1/", wantMsg: "host must be a DNS name or an IP address in standard notation"},
+		{name: "shortened IPv4", raw: "https://127.1/", wantMsg: "host must be a DNS name or an IP address in standard notation"},
+		{name: "three-part IPv4", raw: "https://10.0.1/", wantMsg: "host must be a DNS name or an IP address in standard notation"},
+		{name: "dotted quad with a trailing dot", raw: "https://127.0.0.1./", wantMsg: "host must be a DNS name or an IP address in standard notation"},
+		{name: "five parts", raw: "https://1.2.3.4.5/", wantMsg: "host must be a DNS name or an IP address in standard notation"},
+		{name: "bare 0x", raw: "https://a.0x/", wantMsg: "host must be a DNS name or an IP address in standard notation"},
+		{name: "name ending in digits", raw: "https://hooks.example.123/", wantMsg: "host must be a DNS name or an IP address in standard notation"},
+		{name: "name with digits inside", raw: "https://hooks1.example2.com/", wantHost: "hooks1.example2.com"},
+		{name: "name starting with 0x", raw: "https://0xdeadbeef.example.com/", wantHost: "0xdeadbeef.example.com"},
+		{name: "name ending in a hex-like label", raw: "https://hooks.example.0xg/", wantHost: "hooks.example.0xg"},
+		{name: "bracketed IPv6", raw: "https://[2606:4700:4700::1111]/", wantHost: "[2606:4700:4700::1111]"},
+		{name: "bracketed IPv4-mapped", raw: "https://[::ffff:8.8.8.8]/", wantHost: "[::ffff:8.8.8.8]"},
+		{name: "bracketed name", raw: "https://[hooks.example.com]/", wantMsg: "must be an absolute URL"},
+		{name: "bracketed IPv4", raw: "https://[8.8.8.8]/", wantMsg: "must be an absolute URL"},
+		{name: "IPv6 with a zone", raw: "https://[fe80::1%25eth0]/", wantMsg: "must not carry an IPv6 zone"},
+		{name: "global IPv6 with a zone", raw: "https://[2606:4700::1111%25eth0]:443/", wantMsg: "must not carry an IPv6 zone"},
+		{name: "unbracketed IPv6", raw: "https://2606:4700::1111/", wantMsg: "must be an absolute URL"},
+		{name: "percent-encoded host", raw: "https://%31%32%37.0.0.1/", wantMsg: "must be an absolute URL"},
+		{name: "non-ASCII host", raw: "https://ｌｏｃａｌｈｏｓｔ/", wantMsg: "host must be ASCII (punycode for an internationalized name)"},
+		{name: "full-width digits", raw: "https://１２７.０.０.１/", wantMsg: "host must be ASCII (punycode for an internationalized name)"},
+		{name: "punycode name", raw: "https://xn--bcher-kva.example/", wantHost: "xn--bcher-kva.example"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -33,9 +33,16 @@ func (k keyRing) allows(service, presented string) bool {
 	return subtle.ConstantTimeCompare(want[:], got[:]) == 1 && known
 }
 
-// bearer extracts the token of an "Authorization: Bearer …" header.
+// bearer extracts the token of an "Authorization: Bearer …" header. A
+// request with more than one Authorization header has no token:
+// Authorization is a singleton field, and a proxy in front might judge
+// another of them than this service would.
 func bearer(r *http.Request) string {
-	h := r.Header.Get("Authorization")
+	values := r.Header.Values("Authorization")
+	if len(values) != 1 {
+		return ""
+	}
+	h := values[0]
 	const prefix = "bearer "
 	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
 		return ""

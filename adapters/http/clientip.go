@@ -56,3 +56,20 @@ func inAny(a netip.Addr, prefixes []netip.Prefix) bool {
 	}
 	return false
 }
+
+// rateLimitKey is the widget rate limit's key for a client address (as
+// clientIP returns it): the address itself for IPv4, IPv4-mapped IPv6
+// included, and its /64 for IPv6. One IPv6 subscriber is usually given a
+// whole /64 (SLAAC, privacy addresses), so keyed by full address a single
+// client could rotate through 2^64 addresses and never be limited.
+func rateLimitKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	return netip.PrefixFrom(a, 64).Masked().String()
+}

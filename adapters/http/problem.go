@@ -27,6 +27,7 @@ var problemKinds = []struct {
 	title  string
 }{
 	{func(err error) bool { var e *http.MaxBytesError; return errors.As(err, &e) }, http.StatusRequestEntityTooLarge, "body-too-large", "Request body too large"},
+	{func(err error) bool { var e *mediaTypeError; return errors.As(err, &e) }, http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type"},
 	{func(err error) bool { var e *decodeError; return errors.As(err, &e) }, http.StatusBadRequest, "malformed-request", "Malformed request"},
 	{func(err error) bool { return errors.Is(err, errUnauthorized) }, http.StatusUnauthorized, "unauthorized", "Unauthorized"},
 	{func(err error) bool { return errors.Is(err, domain.ErrUnprocessable) }, http.StatusUnprocessableEntity, "unprocessable", "Request cannot be carried out"},
@@ -63,6 +64,10 @@ func publicDetail(err error) string {
 	var d *decodeError
 	if errors.As(err, &d) {
 		return d.msg
+	}
+	var mt *mediaTypeError
+	if errors.As(err, &mt) {
+		return mt.msg
 	}
 	var mb *http.MaxBytesError
 	if errors.As(err, &mb) {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/go-chi/httprate"
@@ -66,12 +67,17 @@ func NewRouter(d Deps) *mux.Router {
 	h := &handlers{deps: d, keys: newKeyRing(d.IntegrationKeys),
 		verifyToken: newSecretMatcher(d.WhatsAppVerifyToken), agentKey: newSecretMatcher(d.AgentAPIKey)}
 	r := mux.NewRouter()
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeProblem(w, Problem{Type: "/problems/not-found", Title: "Not found", Status: http.StatusNotFound, Detail: "no such route"})
-	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeProblem(w, Problem{Type: "/problems/method-not-allowed", Title: "Method not allowed", Status: http.StatusMethodNotAllowed})
-	})
+	// No path cleaning: mux answers a non-canonical path with a 301 built
+	// from the request URL, which for an absolute-form request
+	// ("GET http://evil.example//healthz") points at another host. A path
+	// that is not canonical is simply no route.
+	r.SkipClean(true)
+	// Every request no route serves comes here, whichever router or
+	// subrouter it reached; subrouters have no handlers of their own, and
+	// neither handler runs any route's middleware (so a wrong method is
+	// judged before the key).
+	r.NotFoundHandler = noRoute(r)
+	r.MethodNotAllowedHandler = r.NotFoundHandler
 	r.Use(recoverer(d.Logger), nameSpanByRoute)
 
 	widgetCORS := cors.New(cors.Options{
@@ -83,14 +89,19 @@ func NewRouter(d Deps) *mux.Router {
 	var click http.Handler = http.HandlerFunc(h.recordClick)
 	if d.WidgetRateLimit > 0 {
 		click = httprate.LimitBy(d.WidgetRateLimit, d.WidgetRateWindow,
-			func(r *http.Request) (string, error) { return clientIP(r, d.TrustedProxies), nil },
+			func(r *http.Request) (string, error) { return rateLimitKey(clientIP(r, d.TrustedProxies)), nil },
 			httprate.WithLimitHandler(func(w http.ResponseWriter, _ *http.Request) {
 				// httprate has already set Retry-After.
 				writeProblem(w, Problem{Type: "/problems/rate-limited", Title: "Too many requests", Status: http.StatusTooManyRequests,
 					Detail: "too many clicks from this address; retry later"})
 			}))(click)
 	}
-	r.Handle("/api/widget/click", widgetCORS.Handler(click)).Methods(http.MethodPost, http.MethodOptions)
+	// Only POST records a click. OPTIONS is served only as a CORS preflight
+	// (it carries Access-Control-Request-Method), which the CORS handler
+	// answers itself; any other OPTIONS is a wrong method.
+	r.Handle("/api/widget/click", widgetCORS.Handler(click)).Methods(http.MethodPost)
+	r.HandleFunc("/api/widget/click", widgetCORS.HandlerFunc).Methods(http.MethodOptions).
+		HeadersRegexp("Access-Control-Request-Method", ".")
 
 	partner := r.PathPrefix("/api/integrations/{service}").Subrouter()
 	partner.Use(h.requireIntegrationKey)
@@ -173,6 +184,47 @@ func NewMetricsRouter(metrics http.Handler) *mux.Router {
 	})
 	r.Handle("/metrics", metrics).Methods(http.MethodGet)
 	return r
+}
+
+// routeMethods are the methods any route may serve, in the order an Allow
+// header lists them.
+var routeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodPatch, http.MethodDelete, http.MethodOptions}
+
+// noRoute answers a request no route serves: 405 with Allow when some route
+// serves its path under other methods, else 404. It asks the router itself
+// which methods match, so every route and subrouter is covered by this one
+// mechanism (mux's own method-mismatch detection misses a subrouter's routes
+// once a later route of the same subrouter fails on its path, and it sets no
+// Allow header).
+func noRoute(router *mux.Router) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if allow := allowedMethods(router, r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeProblem(w, Problem{Type: "/problems/method-not-allowed", Title: "Method not allowed", Status: http.StatusMethodNotAllowed,
+				Detail: "this route accepts " + strings.Join(allow, ", ")})
+			return
+		}
+		writeProblem(w, Problem{Type: "/problems/not-found", Title: "Not found", Status: http.StatusNotFound, Detail: "no such route"})
+	})
+}
+
+// allowedMethods lists the methods under which some route of router serves
+// r's path (and whatever else its matchers look at).
+func allowedMethods(router *mux.Router, r *http.Request) []string {
+	var allow []string
+	for _, m := range routeMethods {
+		if m == r.Method {
+			continue
+		}
+		probe := r.WithContext(r.Context()) // a shallow copy: matching only reads it
+		probe.Method = m
+		var match mux.RouteMatch
+		if router.Match(probe, &match) && match.MatchErr == nil {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }
 
 type handlers struct {

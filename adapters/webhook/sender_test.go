@@ -314,6 +314,12 @@ func TestSender_BlocksNonPublicTargets(t *testing.T) {
 		"http://[::ffff:127.0.0.1]:" + port + "/",
 		"http://10.255.255.1:" + port + "/",
 		"http://169.254.169.254:" + port + "/latest/meta-data/",
+		"http://[::ffff:0:7f00:1]:" + port + "/", // IPv4-translated 127.0.0.1
+		"http://[::7f00:1]:" + port + "/",        // IPv4-compatible 127.0.0.1
+		"http://[::2]:" + port + "/",             // reserved ::/8
+		"http://[64:ff9b:1::7f00:1]:" + port + "/",
+		"http://[100::1]:" + port + "/",
+		"http://[2001:2::1]:" + port + "/",
 	} {
 		t.Run(url, func(t *testing.T) {
 			t.Parallel()
