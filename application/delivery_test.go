@@ -170,3 +170,33 @@ func TestOutcomes_GroupedAndSingleAgree(t *testing.T) {
 	assert.Contains(t, single, "t|", "b stayed healthy")
 	assert.Contains(t, single, "f|the endpoint answered 410 Gone|2026-12-01 12:00:00+00", "the 410 switched c off")
 }
+
+// TestClaim_CapHoldsForConcurrentClaimers: claims of one config from many
+// workers at once never own more deliveries together than the cap.
+func TestClaim_CapHoldsForConcurrentClaimers(t *testing.T) {
+	t.Parallel()
+	answers := make([]answer, 40)
+	for i := range answers {
+		answers[i] = answer{configIDs[0], 200}
+	}
+	db, uow := outcomeFixture(t, "http://127.0.0.1:9/hook", answers)
+	d := &application.Deliverer{UoW: uow, Queue: postgres.NewStore(db.Bun, nil), Clock: fixedClock{now}, Random: halfRandom{},
+		Schedule: domain.RetrySchedule{time.Minute}, MaxInFlight: 4}
+	var wg sync.WaitGroup
+	var total atomic.Int32
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			owner := fmt.Sprintf("0190bbbb-0000-7000-8000-%012d", i+1)
+			got, err := d.Claim(context.Background(), owner, configIDs[0], ports.ClaimRoom{FirstAttempts: 10})
+			assert.NoError(t, err)
+			total.Add(int32(len(got)))
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int32(4), total.Load(), "deliveries claimed by eight workers at once, cap 4")
+	var owned int
+	require.NoError(t, db.SQL.QueryRow("SELECT count(*) FROM webhook_deliveries WHERE owner IS NOT NULL").Scan(&owned))
+	assert.Equal(t, 4, owned)
+}

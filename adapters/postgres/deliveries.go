@@ -101,22 +101,28 @@ func (r deliveries) NextSeries(ctx context.Context, outboxID int64, configID str
 type limitsRow struct {
 	webhookConfigModel `bun:",extend"`
 	RateNext           *time.Time `bun:"rate_next"`
-	InFlight           int        `bun:"in_flight"`
+	InFlight           int        `bun:"-"`
 }
 
 // LockLimits takes the config's row lock (FOR NO KEY UPDATE, which leaves
-// inserts of deliveries referencing the config free) and counts the
-// deliveries any process owns.
+// inserts of deliveries referencing the config free) and then, in a
+// statement of its own, counts the deliveries any process owns: a statement
+// sees the database as of its start, so a count in the locking statement
+// would miss the claims of the transaction it waited for.
 func (r deliveries) LockLimits(ctx context.Context, configID string) (ports.ClaimLimits, error) {
 	var row limitsRow
 	err := r.tx.NewSelect().Model(&row).
 		ColumnExpr("wc.*").
-		ColumnExpr("(SELECT count(*) FROM webhook_deliveries d WHERE d.webhook_config_id = wc.id AND d.owner IS NOT NULL) AS in_flight").
 		Where("wc.id = ?", configID).
 		For("NO KEY UPDATE OF wc").
 		Scan(ctx)
 	if err != nil {
 		return ports.ClaimLimits{}, classify(err, "lock webhook config limits")
+	}
+	err = r.tx.NewRaw("SELECT count(*) FROM webhook_deliveries WHERE webhook_config_id = ? AND owner IS NOT NULL", configID).
+		Scan(ctx, &row.InFlight)
+	if err != nil {
+		return ports.ClaimLimits{}, classify(err, "count deliveries in flight")
 	}
 	cfg := row.domain()
 	return ports.ClaimLimits{Config: cfg, InFlight: row.InFlight,
