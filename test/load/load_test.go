@@ -410,10 +410,10 @@ func TestPgbenchScriptRefusesAnIDNoStatementReturns(t *testing.T) {
 
 func TestParsePgbenchLog(t *testing.T) {
 	t.Parallel()
-	lat, err := parsePgbenchLog([]byte("0 1 1532 0 1764627000 123456\n1 1 2400 0 1764627000 200000 312\n\n"))
+	lat, err := parsePgbenchLog([]byte("0 1 21532 0 1764627000 123456\n0 2 1532 0 1764627000 123456\n1 1 22400 0 1764627000 200000 312\n1 2 2400 0 1764627000 200000 312\n\n"))
 	require.NoError(t, err)
-	require.Equal(t, []time.Duration{1532 * time.Microsecond, 2400 * time.Microsecond}, lat)
-	_, err = parsePgbenchLog([]byte("0 1 skipped 0 1764627000 123456\n"))
+	require.Equal(t, []time.Duration{1532 * time.Microsecond, 2400 * time.Microsecond}, lat, "each client's first transaction prepares: left out")
+	_, err = parsePgbenchLog([]byte("0 2 skipped 0 1764627000 123456\n"))
 	require.Error(t, err)
 }
 
@@ -588,4 +588,55 @@ func TestPgbenchTPSLine(t *testing.T) {
 	m := tpsLine.FindStringSubmatch("latency average = 3.2 ms\ntps = 1234.567890 (without initial connection time)\n")
 	require.Equal(t, "1234.567890", m[1])
 	require.True(t, regexp.MustCompile(`^aurix_load_[0-9a-f]{8}_tree$`).MatchString(newDBName("tree")))
+}
+
+func TestAnalyseFailsARunWhoseAcknowledgedClickNeverArrives(t *testing.T) {
+	t.Parallel()
+	h := &harness{opts: &options{drainTimeout: time.Minute, capP99: time.Second}, tr: newTracker()}
+	t0 := time.Unix(3000, 0)
+	var recs []*clickRecord
+	for i, status := range []int{201, 201, 201, 503} {
+		rec := &clickRecord{sched: t0.Add(time.Duration(i) * 10 * time.Millisecond)}
+		rec.sent = rec.sched
+		corr := ""
+		if status == 201 {
+			corr = "O-" + strconv.Itoa(i)
+		}
+		h.tr.finish(rec, rec.sched.Add(5*time.Millisecond), status, "", corr)
+		recs = append(recs, rec)
+	}
+	h.tr.arrived("O-0", "e0", t0.Add(50*time.Millisecond))
+	h.tr.arrived("O-2", "e2", t0.Add(70*time.Millisecond))
+	h.tr.arrived("O-2", "e2", t0.Add(900*time.Millisecond))
+	res := &phaseResult{Rate: 100, DurationS: 1, Statuses: map[string]int{}}
+	h.analyse(res, recs, nil, t0, t0.Add(time.Second), t0.Add(2*time.Second))
+
+	require.Equal(t, 4, res.Sent)
+	require.Equal(t, 3, res.Acked)
+	require.Equal(t, map[string]int{"503": 1}, res.Statuses)
+	require.Equal(t, 1, res.Missing)
+	require.Equal(t, []string{"O-1"}, res.MissingIDs)
+	require.Equal(t, 1, res.Duplicates)
+	require.Equal(t, 2, res.Delivery.N)
+	require.InDelta(t, 50, res.Delivery.P50, 1e-9, "from the scheduled time")
+	require.Len(t, res.Failures, 1)
+	require.Contains(t, res.Failures[0], "O-1")
+	require.Equal(t, 1, res.BacklogEnd, "O-1 is acknowledged and not received")
+	holds, _ := holdCriteria{p99: time.Second}.judge(res)
+	require.False(t, holds)
+
+	h.tr.arrived("O-1", "e1", t0.Add(3*time.Minute))
+	h.recheckMissing(res)
+	require.Equal(t, 1, res.ArrivedLate)
+}
+
+func TestFallbackScriptIsAGeneratedScript(t *testing.T) {
+	t.Parallel()
+	require.Contains(t, fallbackScript, "-- Fallback of test/load's ceiling")
+	require.Contains(t, fallbackScript, fixedConfigID)
+	require.Contains(t, fallbackScript, `\if random(1, 1000) <= :notify_permille`)
+	require.Regexp(t, `(?m)^begin;$`, fallbackScript)
+	require.Regexp(t, `(?m)^commit;$`, fallbackScript)
+	require.Regexp(t, `\\gset lv_s\d+_`, fallbackScript)
+	require.NotRegexp(t, `O-[A-Za-z0-9]{6}`, fallbackScript, "no captured correlation id left")
 }

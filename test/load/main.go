@@ -215,6 +215,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.duration < time.Second {
 		return nil, errors.New("-duration must be at least 1s")
 	}
+	if o.ceilingDuration < 2*time.Second {
+		return nil, errors.New("-ceiling-duration must be at least 2s (the first second of each River run is its warm-up)")
+	}
 	if o.ceilingProtocol != "prepared" && o.ceilingProtocol != "simple" && o.ceilingProtocol != "extended" {
 		return nil, errors.New("-ceiling-protocol must be prepared, simple or extended")
 	}
@@ -545,6 +548,11 @@ func (h *harness) prepare(ctx context.Context) ([]*target, error) {
 }
 
 func (h *harness) cleanup() {
+	for _, b := range h.opts.binaries {
+		if b.path == "build" {
+			_ = os.Remove(h.outPath("aurix-" + b.name)) // 50 MB, and rebuilt from the revision the report names
+		}
+	}
 	if h.opts.keepDB {
 		if len(h.dbs) > 0 {
 			h.logf("kept databases: %s", strings.Join(h.dbs, " "))

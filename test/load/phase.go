@@ -79,10 +79,13 @@ type phaseResult struct {
 	Drained         bool     `json:"drained"`
 	RecvMaxInflight int64    `json:"receiver_max_in_flight"`
 
-	Processes []processResult  `json:"processes"`
-	CPU       cpuResult        `json:"cpu"`
-	PerEvent  perEvent         `json:"cpu_per_event"`
-	DB        map[string]int64 `json:"db_state,omitempty"`
+	Processes              []processResult  `json:"processes"`
+	RSSGrowthKiB           int64            `json:"rss_growth_kib"`                  // Σ (VmHWM - idle VmRSS) over the processes
+	KiBPerInflightDelivery float64          `json:"kib_per_inflight_delivery_bound"` // RSSGrowthKiB ÷ partner max in flight
+	KiBPerOpenConnection   float64          `json:"kib_per_open_connection_bound"`   // RSSGrowthKiB ÷ generator max in flight
+	CPU                    cpuResult        `json:"cpu"`
+	PerEvent               perEvent         `json:"cpu_per_event"`
+	DB                     map[string]int64 `json:"db_state,omitempty"`
 
 	Holds    bool           `json:"holds"`
 	Why      string         `json:"why"`
@@ -398,8 +401,25 @@ func (h *harness) analyse(res *phaseResult, records, warm []*clickRecord, start,
 	if res.GenInflight >= int64(res.GenConnLimit) {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("the generator reached its %d-connection limit: clicks queued in the client (counted in their latency)", res.GenConnLimit))
 	}
-	if busy := res.CPU.OtherS / max(res.CPU.MachineTotalS, 1e-9); busy > 0.15 {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("other processes used %.0f%% of the machine during the window", 100*busy))
+	if busy := (res.CPU.OtherS + res.CPU.PGOtherDBsS) / max(res.CPU.MachineTotalS, 1e-9); busy > 0.15 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("other tenants (processes and other databases' backends) used %.0f%% of the machine during the window", 100*busy))
+	}
+	// Memory per in-flight delivery and per open click connection, as upper
+	// bounds: the growth of the resident set over idle, divided by the most
+	// deliveries (or click requests) in flight at once. It also holds the
+	// pools' connections, buffers and the GC's headroom, so it is a ceiling
+	// on the per-item cost, not the cost; -receiver-delay holds deliveries in
+	// flight to make the divisor large.
+	var growth int64
+	for _, p := range res.Processes {
+		growth += max(0, p.PeakRSSKiB-p.IdleRSSKiB)
+	}
+	res.RSSGrowthKiB = growth
+	if res.RecvMaxInflight > 0 {
+		res.KiBPerInflightDelivery = float64(growth) / float64(res.RecvMaxInflight)
+	}
+	if res.GenInflight > 0 {
+		res.KiBPerOpenConnection = float64(growth) / float64(res.GenInflight)
 	}
 }
 

@@ -302,8 +302,8 @@ func renderReport(r *runResult) string {
 				f1(p.Delivery.P50), f1(p.Delivery.P95), f1(p.Delivery.P99), f1(p.Delivery.Max),
 				p.Missing, p.Duplicates, p.BacklogEnd, drain, p.RecvMaxInflight)
 		}
-		w("\n| binary | clicks/s | peak RSS MiB (VmHWM; idle) | Go CPU ms/click | PostgreSQL ms/click | generator ms/click | PG shared s | other load | log ERROR / WARN | send lag p99 / max ms |\n")
-		w("|---|---:|---|---:|---:|---:|---:|---:|---|---|\n")
+		w("\n| binary | clicks/s | peak RSS MiB (VmHWM; idle) | ΔRSS KiB per in-flight delivery / per open click | Go CPU ms/click | PostgreSQL ms/click | generator ms/click | PG shared s | other load | log ERROR / WARN | send lag p99 / max ms |\n")
+		w("|---|---:|---|---|---:|---:|---:|---:|---:|---|---|\n")
 		for _, p := range r.Phases {
 			var rss []string
 			errs, warns, nonJSON := 0, 0, 0
@@ -318,10 +318,10 @@ func renderReport(r *runResult) string {
 				logs += fmt.Sprintf(" (+%d not JSON)", nonJSON)
 			}
 			other := ratio(p.CPU.OtherS+p.CPU.PGOtherDBsS, p.CPU.MachineTotalS) * 100
-			w("| %s | %g | %s | %s | %s | %s | %s | %.0f%% | %s | %s / %s |\n", p.Binary, p.Rate, strings.Join(rss, " + "),
-				f1(p.PerEvent.ServiceMs), f1(p.PerEvent.PGMs), f1(p.PerEvent.HarnessMs), f1(p.CPU.PGSharedS), other, logs, f1(p.Lag.P99), f1(p.Lag.Max))
+			w("| %s | %g | %s | ≤ %s / ≤ %s | %s | %s | %s | %s | %.0f%% | %s | %s / %s |\n", p.Binary, p.Rate, strings.Join(rss, " + "),
+				f1(p.KiBPerInflightDelivery), f1(p.KiBPerOpenConnection), f1(p.PerEvent.ServiceMs), f1(p.PerEvent.PGMs), f1(p.PerEvent.HarnessMs), f1(p.CPU.PGSharedS), other, logs, f1(p.Lag.P99), f1(p.Lag.Max))
 		}
-		w("\nCPU is per acknowledged click over the window from the first scheduled click to the last delivery: Go = the service's processes, PostgreSQL = the backends of the load database; PG shared = postmaster and background processes (shared with every database of the server, not in the per-click figure); other load = everything else on the machine (other tenants), as a share of all cores; generator = this program (generator and receiver).\n")
+		w("\nCPU is per acknowledged click over the window from the first scheduled click to the last delivery: Go = the service's processes, PostgreSQL = the backends of the load database; PG shared = postmaster and background processes (shared with every database of the server, not in the per-click figure); other load = everything else on the machine (other tenants), as a share of all cores; generator = this program (generator and receiver). ΔRSS per item = (VmHWM − idle VmRSS) ÷ the most deliveries (or click requests) in flight at once: an upper bound, since pools, buffers and GC headroom grow too; hold deliveries in flight with `-receiver-delay` to measure it (README.md, section Load harness).\n")
 	}
 
 	if len(r.Ceilings) > 0 || r.River != nil {
@@ -350,14 +350,16 @@ func renderReport(r *runResult) string {
 		}
 	}
 
+	if len(r.Capacity) > 0 {
+		w("\n### Capacity\n\nA rate holds when every click is answered 201, every acknowledged event is received, click → partner p99 stays within the limit, and the backlog is flat (least-squares growth over the second half at most 100 ms of clicks); a step stops early once more than 1%% of its clicks are certain to miss the limit or one is refused. Rates are bisected on a log scale between -capacity-low and -capacity-high.\n")
+	}
 	for _, c := range r.Capacity {
-		w("\n### Capacity: %s\n\n", c.Binary)
+		w("\n%s: ", c.Binary)
 		w("**%s %g clicks/s** (%s steps of %.0f s)", c.Bound, c.Capacity, fmt.Sprint(len(c.Steps)), c.StepDurationS)
 		if c.CombinedCeiling > 0 {
 			w("; %.2f of the combined ceiling %.0f/s (pgbench %.0f/s: %.2f)", c.RatioToCombined, c.CombinedCeiling, c.PgbenchCeiling, c.RatioToClickSQL)
 		}
 		w(". %s.\n\n", c.Decision)
-		w("Holds = every click answered 201, every acknowledged event received, click → partner p99 within the limit, and the backlog flat (least-squares growth over the second half at most 100 ms of clicks); a step stops early once more than 1%% of its clicks are certain to miss the limit.\n\n")
 		w("| step | clicks/s | holds | why |\n|---:|---:|---|---|\n")
 		for i, s := range c.Steps {
 			w("| %d | %g | %v | %s |\n", i+1, s.Rate, s.Holds, s.Why)

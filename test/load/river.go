@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,16 +45,18 @@ type riverRun struct {
 	Failed    string  `json:"failed,omitempty"`
 }
 
+// noopArgs names its run with a string: River's InsertMany passes args
+// through a float64 somewhere, which rounds a nanosecond clock.
 type noopArgs struct {
-	Run int64 `json:"run"`
-	N   int   `json:"n"`
+	Run string `json:"run"`
+	N   int    `json:"n"`
 }
 
 func (noopArgs) Kind() string { return "load.noop" }
 
 type noopWorker struct {
 	river.WorkerDefaults[noopArgs]
-	run    int64
+	run    string
 	mu     sync.Mutex
 	worked []time.Time
 	count  atomic.Int64
@@ -117,11 +120,14 @@ func (h *harness) riverCeiling(ctx context.Context, db string, s riverSettings, 
 	defer logFile.Close()
 	logger := slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	worker := &noopWorker{run: time.Now().UnixNano(), worked: make([]time.Time, res.Jobs)}
+	// A queue per run: jobs an earlier, failed run left behind are not in
+	// the way.
+	queue := "load_noop_" + strconv.FormatInt(time.Now().UnixNano()%1_000_000_000, 36)
+	worker := &noopWorker{run: strconv.FormatInt(time.Now().UnixNano(), 36), worked: make([]time.Time, res.Jobs)}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, worker)
 	client, err := river.NewClient(driver, &river.Config{
-		Logger: logger, Workers: workers, Queues: map[string]river.QueueConfig{"load_noop": {MaxWorkers: s.workers}},
+		Logger: logger, Workers: workers, Queues: map[string]river.QueueConfig{queue: {MaxWorkers: s.workers}},
 		FetchCooldown: s.fetchCooldown, FetchPollInterval: s.fetchPoll,
 	})
 	if err != nil {
@@ -131,7 +137,7 @@ func (h *harness) riverCeiling(ctx context.Context, db string, s riverSettings, 
 	if err != nil {
 		return fail(err)
 	}
-	opts := &river.InsertOpts{Queue: "load_noop"}
+	opts := &river.InsertOpts{Queue: queue}
 
 	if rate == 0 {
 		for i := 0; i < res.Jobs; i += 2000 {
@@ -200,8 +206,8 @@ func (h *harness) riverCeiling(ctx context.Context, db string, s riverSettings, 
 		if t.After(last) {
 			last = t
 		}
-		if rate > 0 {
-			lat = append(lat, t.Sub(sched[i]))
+		if rate > 0 && sched[i].Sub(start) >= time.Second {
+			lat = append(lat, t.Sub(sched[i])) // the first second is the clients' warm-up
 		}
 	}
 	worker.mu.Unlock()
