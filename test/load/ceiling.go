@@ -168,7 +168,7 @@ func (h *harness) captureClickSQL(ctx context.Context, tgt *target) (*ceilingRes
 		if stopErr != nil {
 			return stopErr
 		}
-		f, err := os.Open(logPath)
+		f, err := os.Open(logPath) //nolint:gosec // the server's log, found above or named by -pg-log
 		if err != nil {
 			return fmt.Errorf("server log: %w", err)
 		}
@@ -202,7 +202,7 @@ func (h *harness) captureClickSQL(ctx context.Context, tgt *target) (*ceilingRes
 	}
 
 	// Newest click first: its connection and caches were warm.
-	var why error = captureErr
+	why := captureErr
 	if captureErr == nil {
 		why = errors.New("no captured click gave a working script")
 		for i := len(corrIDs) - 1; i >= 0 && res.Source == ""; i-- {
@@ -236,7 +236,7 @@ func (h *harness) captureClickSQL(ctx context.Context, tgt *target) (*ceilingRes
 			return res, err
 		}
 		if err := h.validateScript(ctx, res.db, path); err != nil {
-			return res, fmt.Errorf("capture failed (%v), and the committed fallback script fails too: %w", why, err)
+			return res, fmt.Errorf("capture failed (%w), and the committed fallback script fails too: %w", why, err)
 		}
 		res.Source = "fallback test/load/click-fallback.sql (capture: " + why.Error() + ")"
 		res.ScriptPath = h.rel(path)

@@ -300,7 +300,7 @@ func (h *harness) rel(path string) string {
 }
 
 func newRand(seed int64, stream uint64) *rand.Rand {
-	return rand.New(rand.NewPCG(uint64(seed), stream))
+	return rand.New(rand.NewPCG(uint64(seed), stream)) //nolint:gosec // reproducible click bodies, not secrets
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -366,7 +366,7 @@ func (h *harness) run(ctx context.Context, stdout io.Writer) int {
 	}
 	defer h.cl.admin.Close()
 	h.tr = newTracker()
-	if h.rec, err = startReceiver(h.tr, o.receiverDelay); err != nil {
+	if h.rec, err = startReceiver(ctx, h.tr, o.receiverDelay); err != nil {
 		fmt.Fprintln(h.stderr, "load:", err)
 		return 2
 	}
@@ -380,7 +380,7 @@ func (h *harness) run(ctx context.Context, stdout io.Writer) int {
 	targets, err := h.prepare(ctx)
 	if err != nil {
 		h.fail("setting up: %v", err)
-		return h.finish(ctx, stdout)
+		return h.finish(stdout)
 	}
 	if o.preload > 0 {
 		for _, t := range targets {
@@ -388,7 +388,7 @@ func (h *harness) run(ctx context.Context, stdout io.Writer) int {
 			pr, err := h.preload(ctx, t, o.preload, o.preloadChunk)
 			if err != nil {
 				h.fail("%s: preload: %v", t.name, err)
-				return h.finish(ctx, stdout)
+				return h.finish(stdout)
 			}
 			h.res.Preload = append(h.res.Preload, pr)
 			h.logf("%s: preloaded %d clicks in %.0f s (%.0f/s), VACUUM ANALYZE %.0f s", t.name, pr.Rows, pr.InsertS, pr.RowsPerS, pr.VacuumS)
@@ -421,7 +421,7 @@ func (h *harness) run(ctx context.Context, stdout io.Writer) int {
 			h.searchCapacity(ctx, t)
 		}
 	}
-	return h.finish(ctx, stdout)
+	return h.finish(stdout)
 }
 
 func reversed[T any](s []T) []T {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"sort"
 	"strconv"
@@ -150,7 +149,7 @@ func (h *harness) runPhase(ctx context.Context, tgt *target, spec phaseSpec) *ph
 	}
 	urls := top.clickURLs()
 	h.seq++
-	rng := rand.New(rand.NewPCG(uint64(h.opts.seed), uint64(h.seq)))
+	rng := newRand(h.opts.seed, h.seq)
 
 	// Warm-up at the phase's rate: connections and pools open, then the
 	// backlog drains before the measured window.

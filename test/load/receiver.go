@@ -139,8 +139,8 @@ type receiver struct {
 }
 
 // startReceiver listens on a free loopback port.
-func startReceiver(t *tracker, delay time.Duration) (*receiver, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func startReceiver(ctx context.Context, t *tracker, delay time.Duration) (*receiver, error) {
+	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("receiver listen: %w", err)
 	}

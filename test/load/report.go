@@ -65,7 +65,7 @@ type phaseRatios struct {
 }
 
 func execCommand(ctx context.Context, dir, name string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, name, args...)
+	cmd := exec.CommandContext(ctx, name, args...) //nolint:gosec // go and git with the harness's own arguments
 	cmd.Dir = dir
 	return cmd
 }
@@ -142,7 +142,7 @@ func (h *harness) ratios() {
 }
 
 // finish checks the run as a whole, prints the report and writes it.
-func (h *harness) finish(ctx context.Context, stdout io.Writer) int {
+func (h *harness) finish(stdout io.Writer) int {
 	r := h.res
 	r.BadSignatures, r.BadSignatureReasons = h.rec.badRequests()
 	if r.BadSignatures > 0 {
@@ -150,6 +150,9 @@ func (h *harness) finish(ctx context.Context, stdout io.Writer) int {
 	}
 	for _, p := range r.Phases {
 		h.recheckMissing(p)
+		if p.ArrivedLate > 0 {
+			h.warn("%s at %g/s: %d of the %d missing events arrived later in the run, after the drain timeout", p.Binary, p.Rate, p.ArrivedLate, p.Missing)
+		}
 	}
 	r.UnackedArrivals = h.tr.unacknowledgedArrivals()
 	h.tr.mu.Lock()
@@ -186,7 +189,6 @@ func (h *harness) finish(ctx context.Context, stdout io.Writer) int {
 			h.logf("wrote the report into %s", h.rel(path))
 		}
 	}
-	_ = ctx
 	if r.Failed {
 		fmt.Fprintf(stdout, "\nFAILED: %s\n", strings.Join(r.Failures, "; "))
 		return 1
@@ -223,7 +225,7 @@ func updateReadme(path, report, jsonPath string) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, []byte(out), 0o600)
+	return os.WriteFile(path, []byte(out), 0o600) //nolint:gosec // the report file the user named (-readme)
 }
 
 func f1(v float64) string {
@@ -236,6 +238,17 @@ func f1(v float64) string {
 		return fmt.Sprintf("%.1f", v)
 	}
 	return fmt.Sprintf("%.2f", v)
+}
+
+// lat is "p50 / p99 / max" (with p95 when withP95), or "–" without samples.
+func lat(s summary, withP95 bool) string {
+	if s.N == 0 {
+		return "–"
+	}
+	if withP95 {
+		return f1(s.P50) + " / " + f1(s.P95) + " / " + f1(s.P99) + " / " + f1(s.Max)
+	}
+	return f1(s.P50) + " / " + f1(s.P99) + " / " + f1(s.Max)
 }
 
 func mib(kib int64) string { return fmt.Sprintf("%.0f", float64(kib)/1024) }
@@ -297,9 +310,8 @@ func renderReport(r *runResult) string {
 			if p.Kind == "capacity" {
 				kind = "capacity step: " + map[bool]string{true: "holds", false: "fails"}[p.Holds]
 			}
-			w("| %s | %g | %s | %d | %d | %s | %s / %s / %s | %s / %s / %s / %s | %d | %d | %d | %s | %d |\n",
-				p.Binary, p.Rate, kind, p.Sent, p.Acked, not, f1(p.HTTP.P50), f1(p.HTTP.P99), f1(p.HTTP.Max),
-				f1(p.Delivery.P50), f1(p.Delivery.P95), f1(p.Delivery.P99), f1(p.Delivery.Max),
+			w("| %s | %g | %s | %d | %d | %s | %s | %s | %d | %d | %d | %s | %d |\n",
+				p.Binary, p.Rate, kind, p.Sent, p.Acked, not, lat(p.HTTP, false), lat(p.Delivery, true),
 				p.Missing, p.Duplicates, p.BacklogEnd, drain, p.RecvMaxInflight)
 		}
 		w("\n| binary | clicks/s | peak RSS MiB (VmHWM; idle) | ΔRSS KiB per in-flight delivery / per open click | Go CPU ms/click | PostgreSQL ms/click | generator ms/click | PG shared s | other load | log ERROR / WARN | send lag p99 / max ms |\n")

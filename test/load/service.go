@@ -109,19 +109,8 @@ func (t *topology) api() *process {
 	return nil
 }
 
-// dead names the processes that exited.
-func (t *topology) dead() []string {
-	var out []string
-	for i, p := range t.procs {
-		if !p.alive() {
-			out = append(out, fmt.Sprintf("%s%d (%v)", p.role, i, p.waitErr))
-		}
-	}
-	return out
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort(ctx context.Context) (int, error) {
+	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
@@ -162,7 +151,7 @@ func startTopology(ctx context.Context, binary string, roles []string, dev map[s
 ) (*topology, error) {
 	t := &topology{}
 	for i, role := range roles {
-		port, err := freePort()
+		port, err := freePort(ctx)
 		if err != nil {
 			return t, err
 		}
@@ -172,7 +161,10 @@ func startTopology(ctx context.Context, binary string, roles []string, dev map[s
 		if err != nil {
 			return t, fmt.Errorf("service log: %w", err)
 		}
-		p.cmd = exec.Command(binary, "serve")
+		// Cancelling ctx (Ctrl-C) asks for a graceful stop, as stop does.
+		p.cmd = exec.CommandContext(ctx, binary, "serve")
+		p.cmd.Cancel = func() error { return p.cmd.Process.Signal(syscall.SIGTERM) }
+		p.cmd.WaitDelay = 40 * time.Second
 		p.cmd.Env = serviceEnv(dev, dbURL, addr, role, overrides)
 		p.cmd.Stdout, p.cmd.Stderr = p.logFile, p.logFile
 		// Its own process group (a Ctrl-C reaches the harness, which stops
@@ -216,7 +208,7 @@ func waitReady(ctx context.Context, p *process, limit time.Duration) error {
 		}
 		select {
 		case <-p.exited:
-			return fmt.Errorf("exited before it was ready (%v); last log lines:\n%s", p.waitErr, tail(p.logPath, 15))
+			return fmt.Errorf("exited before it was ready (%w); last log lines:\n%s", p.waitErr, tail(p.logPath, 15))
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
@@ -250,7 +242,7 @@ func (t *topology) stop() error {
 		if p.waitErr != nil && !errors.As(p.waitErr, &ee) {
 			errs = append(errs, p.waitErr)
 		} else if ee != nil && ee.ExitCode() != 0 {
-			errs = append(errs, fmt.Errorf("%s process %d exited with %v", p.role, i, p.waitErr))
+			errs = append(errs, fmt.Errorf("%s process %d exited with %w", p.role, i, p.waitErr))
 		}
 		_ = p.logFile.Close()
 	}
