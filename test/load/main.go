@@ -505,6 +505,9 @@ func (h *harness) prepare(ctx context.Context) ([]*target, error) {
 			if _, err := os.Stat(t.binary); err != nil {
 				t.binary = filepath.Join(h.root, t.binary)
 			}
+			if abs, err := filepath.Abs(t.binary); err == nil {
+				t.binary = abs
+			}
 		}
 		if st, err := os.Stat(t.binary); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
 			return nil, fmt.Errorf("-binary %s: %s is not an executable file", b.name, t.binary)

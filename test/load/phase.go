@@ -224,6 +224,7 @@ func (h *harness) runPhase(ctx context.Context, tgt *target, spec phaseSpec) *ph
 	if err := top.stop(); err != nil {
 		res.Failures = append(res.Failures, "stopping the service: "+err.Error())
 	}
+	h.gen.client.CloseIdleConnections()
 	for i, p := range top.procs {
 		if f, err := os.Open(p.logPath); err == nil {
 			res.Processes[i].Log = countLogLevels(f)
