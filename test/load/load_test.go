@@ -477,6 +477,7 @@ func TestCapacitySearchFindsTheKnee(t *testing.T) {
 				tried = append(tried, rate)
 				return rate <= capacity, "fake"
 			})
+		require.Equal(t, 280.0, tried[0], "the first step is the geometric mean of the bounds, rounded")
 		require.Equal(t, "exact", res.Bound, "capacity %g: %s", capacity, res.Decision)
 		require.LessOrEqual(t, res.Capacity, capacity)
 		require.GreaterOrEqual(t, res.Capacity*1.1, capacity*0.999, "within the resolution (and rounding): %v", tried)
