@@ -196,7 +196,11 @@ func LoadConfig(environ map[string]string) (Config, error) {
 		c.WidgetRateLimit, c.WidgetRateWindow = n, w
 	}
 	if c.ProcessDeadAfter == 0 {
-		c.ProcessDeadAfter = c.WebhookTimeout + 5*time.Second
+		// A killed process is noticed within seconds by its lost liveness
+		// lock; this is for one that hangs with its connection open (or a
+		// host that vanished), and leaves a busy process 14 s of missed
+		// heartbeats before it fences itself.
+		c.ProcessDeadAfter = c.WebhookTimeout + 15*time.Second
 	}
 	if least := c.WebhookTimeout + minFenceMargin; c.ProcessDeadAfter < least {
 		errs = append(errs, fmt.Errorf("AURIX_PROCESS_DEAD_AFTER (%s) must be at least AURIX_WEBHOOK_TIMEOUT + %s (%s)",

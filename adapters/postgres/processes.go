@@ -46,6 +46,12 @@ func (p *Processes) Join(ctx context.Context, info ports.ProcessInfo) (ports.Pro
 	if err != nil {
 		return nil, classify(err, "open liveness session")
 	}
+	// If the process's host vanishes (no FIN, no RST), PostgreSQL learns
+	// it from failed keepalives, about 5 + 3 × 2 s, and drops the lock.
+	if _, err := conn.Exec(ctx, "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3"); err != nil {
+		conn.Release()
+		return nil, classify(err, "set liveness keepalives")
+	}
 	var key int64
 	err = conn.QueryRow(ctx, `INSERT INTO aurix_processes (id, role, hostname, pid) VALUES ($1, $2, $3, $4)
 		RETURNING lock_key`, info.ID, info.Role, info.Hostname, info.PID).Scan(&key)
