@@ -12,9 +12,9 @@ import (
 // Maintenance is the periodic work that must run on one process at a time
 // (the River leader schedules it; one worker runs each round).
 type Maintenance struct {
-	UoW       ports.UnitOfWork
-	Gauges    ports.Gauges
-	Clock     ports.Clock
+	UoW    ports.UnitOfWork
+	Gauges ports.Gauges
+	Clock  ports.Clock
 	// DisableAfter switches off an endpoint failing this long; 0 never.
 	DisableAfter time.Duration
 	Log          *slog.Logger
