@@ -45,17 +45,23 @@ func markUnavailable(err error) error {
 // failed connect, a connection lost or reset, or a server that said it is
 // shutting down, starting up, or out of connections or resources. An error
 // the server answered about the statement itself (a constraint, a syntax
-// error, a cancelled query) is not.
+// error, a cancelled query) is not, and neither is the caller giving up
+// (context.Canceled); a deadline that ran out inside the driver is a
+// database too slow to answer, and is.
 func unavailable(err error) bool {
+	// No connection could be made, whatever the server said (starting up,
+	// shutting down, not accepting connections, out of slots): the work
+	// never reached the database.
+	var connectErr *pgconn.ConnectError
+	if errors.Is(err, errNoConnection) || errors.As(err, &connectErr) {
+		return true
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		return unavailableSQLState(pgErr.Code)
 	}
-	var connectErr *pgconn.ConnectError
 	var netErr net.Error
-	return errors.Is(err, errNoConnection) ||
-		errors.As(err, &connectErr) ||
-		errors.Is(err, driver.ErrBadConn) ||
+	return errors.Is(err, driver.ErrBadConn) ||
 		errors.Is(err, sql.ErrConnDone) ||
 		errors.Is(err, pgconn.ErrConnClosed) ||
 		errors.Is(err, io.ErrUnexpectedEOF) ||
