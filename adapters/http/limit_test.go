@@ -18,7 +18,7 @@ import (
 // limiter telling when a request starts to wait, not by sleeping.
 func TestQueryLimiterQueuesInOrderAndSheds(t *testing.T) {
 	t.Parallel()
-	l := newQueryLimiter(1, 0, nil, 5*time.Second)
+	l := newQueryLimiter(1, 0, 5*time.Second)
 	queued := make(chan struct{})
 	l.queued = func(string) { queued <- struct{}{} }
 	entered, release := make(chan struct{}), make(chan struct{})
@@ -63,7 +63,7 @@ func TestQueryLimiterQueuesInOrderAndSheds(t *testing.T) {
 	}
 
 	// A query that cannot get in within the wait is shed with a 503.
-	short := newQueryLimiter(1, 0, nil, 30*time.Millisecond)
+	short := newQueryLimiter(1, 0, 30*time.Millisecond)
 	holding, block := make(chan struct{}), make(chan struct{})
 	slow := short.wrap(func(http.ResponseWriter, *http.Request) { close(holding); <-block })
 	go slow(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/leads", nil))
@@ -79,7 +79,7 @@ func TestQueryLimiterQueuesInOrderAndSheds(t *testing.T) {
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p))
 	require.EqualValues(t, 503, p["status"])
 
-	require.Nil(t, newQueryLimiter(0, 0, nil, time.Second), "0 means no cap")
+	require.Nil(t, newQueryLimiter(0, 0, time.Second), "0 means no cap")
 }
 
 // TestQueryLimiterGivesEachServiceItsShare: with four slots, a service gets
@@ -89,7 +89,7 @@ func TestQueryLimiterQueuesInOrderAndSheds(t *testing.T) {
 // queued signal and the handlers' entry, not by sleeping.
 func TestQueryLimiterGivesEachServiceItsShare(t *testing.T) {
 	t.Parallel()
-	l := newQueryLimiter(4, 0, []string{"a", "b"}, 10*time.Second)
+	l := newQueryLimiter(4, 0, 10*time.Second)
 	queued, entered := make(chan string), make(chan string)
 	l.queued = func(service string) { queued <- "queued " + service }
 	release := map[string]chan struct{}{}
@@ -143,12 +143,9 @@ func TestQueryLimiterGivesEachServiceItsShare(t *testing.T) {
 	close(release["b1"])
 
 	close(release["a1"])
-	first := next()
-	require.Contains(t, []string{"entered a3", "entered a4"}, first, "a's freed slot goes to a's line")
+	require.Equal(t, "entered a3", next(), "a's freed slot goes to a's line, first come first served")
 	close(release["a2"])
-	second := next()
-	require.Contains(t, []string{"entered a3", "entered a4"}, second)
-	require.NotEqual(t, first, second)
+	require.Equal(t, "entered a4", next())
 	close(release["a3"])
 	close(release["a4"])
 	wg.Wait()
@@ -157,14 +154,64 @@ func TestQueryLimiterGivesEachServiceItsShare(t *testing.T) {
 	}
 }
 
+// TestQueryLimiterSkipsWaitersAtTheirShare: a freed slot goes to the
+// longest-waiting query whose service is below its share, not to an older
+// one of a service that already runs its share.
+func TestQueryLimiterSkipsWaitersAtTheirShare(t *testing.T) {
+	t.Parallel()
+	l := newQueryLimiter(3, 2, 10*time.Second)
+	queued, entered := make(chan string), make(chan string)
+	l.queued = func(service string) { queued <- "queued " + service }
+	release := map[string]chan struct{}{}
+	for _, n := range []string{"a1", "a2", "a3", "b1", "b2"} {
+		release[n] = make(chan struct{})
+	}
+	h := l.wrap(func(w http.ResponseWriter, r *http.Request) {
+		n := r.URL.Query().Get("n")
+		entered <- "entered " + n
+		<-release[n]
+		w.WriteHeader(http.StatusOK)
+	})
+	var wg sync.WaitGroup
+	start := func(service, n string) {
+		wg.Go(func() {
+			h(httptest.NewRecorder(), mux.SetURLVars(httptest.NewRequest(http.MethodGet, "/leads?n="+n, nil),
+				map[string]string{"service": service}))
+		})
+	}
+	next := func() string {
+		select {
+		case s := <-entered:
+			return s
+		case s := <-queued:
+			return s
+		case <-time.After(10 * time.Second):
+			return "nothing within 10s"
+		}
+	}
+	for _, s := range [][2]string{{"a", "a1"}, {"a", "a2"}, {"b", "b1"}} {
+		start(s[0], s[1])
+		require.Equal(t, "entered "+s[1], next())
+	}
+	start("a", "a3")
+	require.Equal(t, "queued a", next())
+	start("b", "b2")
+	require.Equal(t, "queued b", next(), "every slot is taken")
+	close(release["b1"])
+	require.Equal(t, "entered b2", next(), "a3 came first but a already runs its share")
+	close(release["a1"])
+	require.Equal(t, "entered a3", next())
+	for _, n := range []string{"a2", "a3", "b2"} {
+		close(release[n])
+	}
+	wg.Wait()
+}
+
 // TestQueryLimiterShareBounds: the share defaults to half the slots,
 // rounded up, and never exceeds them.
 func TestQueryLimiterShareBounds(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct{ n, perService, want int }{{4, 0, 2}, {5, 0, 3}, {1, 0, 1}, {4, 3, 3}, {4, 9, 4}} {
-		l := newQueryLimiter(tt.n, tt.perService, []string{"a"}, time.Second)
-		share := l.services["a"]
-		require.True(t, share.TryAcquire(int64(tt.want)), "%+v: share holds %d", tt, tt.want)
-		require.False(t, share.TryAcquire(1), "%+v: share holds no more than %d", tt, tt.want)
+		require.Equal(t, tt.want, newQueryLimiter(tt.n, tt.perService, time.Second).perService, "%+v", tt)
 	}
 }

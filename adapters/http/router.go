@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"maps"
 	"net/http"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/go-chi/httprate"
@@ -106,7 +104,7 @@ func NewRouter(d Deps) *mux.Router {
 	partner.HandleFunc("/webhook-config", h.putWebhookConfig).Methods(http.MethodPut)
 	partner.HandleFunc("/webhook-config", h.getWebhookConfig).Methods(http.MethodGet)
 	partner.HandleFunc("/webhook-config/rotate-secret", h.rotateSecret).Methods(http.MethodPost)
-	lists := newQueryLimiter(d.QueryConcurrency, d.QueryServiceConcurrency, slices.Sorted(maps.Keys(d.IntegrationKeys)), d.QueryQueueTimeout)
+	lists := newQueryLimiter(d.QueryConcurrency, d.QueryServiceConcurrency, d.QueryQueueTimeout)
 	partner.HandleFunc("/deliveries", lists.wrap(h.listDeliveries)).Methods(http.MethodGet)
 	partner.HandleFunc("/deliveries/recover", h.recoverDeliveries).Methods(http.MethodPost)
 	partner.HandleFunc("/events/{event_id}", h.getEvent).Methods(http.MethodGet)

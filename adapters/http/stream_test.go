@@ -52,7 +52,7 @@ func TestStalledStreamIsCutAndFreesItsSlot(t *testing.T) {
 	stopped := make(chan error, 1)
 	h := &handlers{deps: Deps{Partner: endlessClicks{stopped: stopped}, StreamStallTimeout: 200 * time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler)}}
-	lists := newQueryLimiter(1, 0, []string{"a"}, 30*time.Second)
+	lists := newQueryLimiter(1, 0, 30*time.Second)
 	r := mux.NewRouter()
 	r.HandleFunc("/api/integrations/{service}/attribution", lists.wrap(h.listAttribution))
 	srv := httptest.NewServer(r)

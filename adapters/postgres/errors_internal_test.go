@@ -49,6 +49,7 @@ func TestClassifyUnavailable(t *testing.T) {
 		{"syntax error (42601)", pg("42601"), false},
 		{"query cancelled (57014)", pg("57014"), false},
 		{"caller gave up", context.Canceled, false},
+		{"database too slow for the deadline", context.DeadlineExceeded, true},
 		{"plain error", errors.New("scan: converting driver.Value"), false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

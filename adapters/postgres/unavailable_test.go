@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,7 +32,7 @@ func TestDatabaseThatCannotServeIsUnavailable(t *testing.T) {
 	uow := postgres.NewUnitOfWork(db.Bun, nil)
 	store := postgres.NewStore(db.Bun, nil)
 	// The caller would wait far longer than the acquire timeout.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	transact := func() error { return uow.Do(ctx, func(context.Context, ports.Tx) error { return nil }) }
 	listClicks := func() error {
@@ -40,10 +41,12 @@ func TestDatabaseThatCannotServeIsUnavailable(t *testing.T) {
 
 	held, err := db.Pool.Acquire(ctx)
 	require.NoError(t, err)
+	release := sync.OnceFunc(held.Release)
+	t.Cleanup(release) // before db.Close, which waits for it
 	require.ErrorIs(t, transact(), domain.ErrUnavailable, "pool exhausted")
 	require.ErrorIs(t, listClicks(), domain.ErrUnavailable, "pool exhausted")
 	require.NoError(t, ctx.Err(), "they gave up on their own, not when the caller did")
-	held.Release()
+	release()
 	require.NoError(t, transact())
 
 	// The server stops accepting connections to this database.
