@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"time"
@@ -318,15 +320,18 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request, bots bool, messa
 			return
 		}
 		if lw.err != nil {
+			// The write error names the client's address: only its kind
+			// is logged.
 			h.deps.Logger.InfoContext(r.Context(), "listing cut: the client stopped reading or went away", "path", r.URL.Path,
-				"err", lw.err)
+				"stalled", errors.Is(lw.err, os.ErrDeadlineExceeded))
 		} else {
 			h.deps.Logger.ErrorContext(r.Context(), "listing failed mid-stream", "path", r.URL.Path, "err", err)
 		}
 		panic(http.ErrAbortHandler)
 	}
 	if err := lw.finish(q.Limit > 0, next, message); err != nil {
-		h.deps.Logger.InfoContext(r.Context(), "listing not fully written", "path", r.URL.Path, "err", err)
+		h.deps.Logger.InfoContext(r.Context(), "listing not fully written", "path", r.URL.Path,
+			"stalled", errors.Is(err, os.ErrDeadlineExceeded))
 	}
 }
 
