@@ -54,7 +54,7 @@ type App struct {
 // NewApp connects to the database, migrates when configured to, and wires
 // every adapter and use case.
 func NewApp(ctx context.Context, cfg Config, tel *Telemetry, log *slog.Logger) (*App, error) {
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.PoolOptions{MaxConns: cfg.DatabaseMaxConns, AcquireTimeout: cfg.DatabaseAcquireTimeout})
 	if err != nil {
 		return nil, err
 	}
@@ -193,6 +193,10 @@ func (a *App) wire(ctx context.Context) error {
 		Metrics:             routerMetrics(cfg, a.tel.Metrics),
 		QueryConcurrency:    cfg.PartnerQueryConcurrency,
 		QueryQueueTimeout:   cfg.PartnerQueryQueueTimeout,
+		// Each integration's share of the list queries, and the cut of a
+		// stream whose reader stalls.
+		QueryServiceConcurrency: cfg.PartnerQueryServiceConcurrency,
+		StreamStallTimeout:      cfg.PartnerStreamStallTimeout,
 	})
 	return nil
 }

@@ -34,13 +34,15 @@ func NewUnitOfWork(db *bun.DB, enqueuer DeliveryEnqueuer) *UnitOfWork {
 var _ ports.UnitOfWork = (*UnitOfWork)(nil)
 
 // Do runs fn in a transaction; it rolls back when fn returns an error or
-// panics, and commits otherwise.
+// panics, and commits otherwise. A database that cannot be reached (at
+// BEGIN, COMMIT, or in a statement fn left unclassified, such as River's
+// job insert) is reported as domain.ErrUnavailable.
 func (u *UnitOfWork) Do(ctx context.Context, fn func(ctx context.Context, tx ports.Tx) error) error {
 	err := u.db.RunInTx(ctx, nil, func(ctx context.Context, btx bun.Tx) error {
 		return fn(ctx, &txRepos{tx: btx, enqueuer: u.enqueuer})
 	})
 	if err != nil {
-		return fmt.Errorf("transaction: %w", err)
+		return fmt.Errorf("transaction: %w", markUnavailable(err))
 	}
 	return nil
 }
