@@ -85,7 +85,7 @@ func migrateCmd(ctx context.Context, args []string, environ map[string]string, s
 	if url == "" {
 		url = "postgres://postgres@127.0.0.1:5432/aurix?sslmode=disable"
 	}
-	db, err := postgres.Open(ctx, url, 4)
+	db, err := postgres.Open(ctx, url, postgres.PoolOptions{MaxConns: 4})
 	if err != nil {
 		return err
 	}

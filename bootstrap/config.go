@@ -24,6 +24,9 @@ type Config struct {
 	MigrateOnStart   bool   `env:"AURIX_MIGRATE_ON_START" envDefault:"true"`
 	DatabaseMaxConns int32  `env:"AURIX_DATABASE_MAX_CONNS" envDefault:"20"`
 	MetricsAddr      string `env:"AURIX_METRICS_ADDR"` // when set, the only address serving /metrics
+	// DatabaseAcquireTimeout bounds a request's wait for a database
+	// connection; past it the request gets 503.
+	DatabaseAcquireTimeout time.Duration `env:"AURIX_DATABASE_ACQUIRE_TIMEOUT" envDefault:"5s"`
 
 	WidgetAllowedOrigins []string `env:"AURIX_WIDGET_ALLOWED_ORIGINS" envDefault:"*" envSeparator:","`
 	TrustedProxiesRaw    []string `env:"AURIX_TRUSTED_PROXIES" envSeparator:","`
@@ -58,9 +61,15 @@ type Config struct {
 	WidgetRateWindow           time.Duration
 	PartnerQueryConcurrency    int           `env:"AURIX_PARTNER_QUERY_CONCURRENCY" envDefault:"4"`
 	PartnerQueryQueueTimeout   time.Duration `env:"AURIX_PARTNER_QUERY_QUEUE_TIMEOUT" envDefault:"10s"`
-	DeliveryPollInterval       time.Duration `env:"AURIX_DELIVERY_POLL_INTERVAL" envDefault:"500ms"`
-	ProcessDeadAfter           time.Duration `env:"AURIX_PROCESS_DEAD_AFTER"`
-	ShutdownTimeout            time.Duration `env:"AURIX_SHUTDOWN_TIMEOUT" envDefault:"25s"`
+	// PartnerQueryServiceConcurrency is each integration's share of the
+	// list-query slots; 0 is half of PartnerQueryConcurrency, rounded up.
+	PartnerQueryServiceConcurrency int `env:"AURIX_PARTNER_QUERY_CONCURRENCY_PER_SERVICE" envDefault:"0"`
+	// PartnerStreamStallTimeout cuts a listing whose client has not taken
+	// a 32 KiB write within it; 0 leaves only the server's write timeout.
+	PartnerStreamStallTimeout time.Duration `env:"AURIX_PARTNER_STREAM_STALL_TIMEOUT" envDefault:"10s"`
+	DeliveryPollInterval      time.Duration `env:"AURIX_DELIVERY_POLL_INTERVAL" envDefault:"500ms"`
+	ProcessDeadAfter          time.Duration `env:"AURIX_PROCESS_DEAD_AFTER"`
+	ShutdownTimeout           time.Duration `env:"AURIX_SHUTDOWN_TIMEOUT" envDefault:"25s"`
 
 	AdminUser     string `env:"AURIX_ADMIN_USER" envDefault:"admin"`
 	AdminPassword string `env:"AURIX_ADMIN_PASSWORD"`
@@ -184,6 +193,9 @@ func LoadConfig(environ map[string]string) (Config, error) {
 			errs = append(errs, fmt.Errorf("AURIX_LEAD_REQUIRED_FIELDS: %q is not a valid lead_data key", f))
 		}
 	}
+	if c.DatabaseAcquireTimeout <= 0 {
+		errs = append(errs, errors.New("AURIX_DATABASE_ACQUIRE_TIMEOUT must be positive"))
+	}
 	if c.CorrelationWindow <= 0 {
 		errs = append(errs, errors.New("AURIX_CORRELATION_WINDOW must be positive"))
 	}
@@ -228,6 +240,14 @@ func LoadConfig(environ map[string]string) (Config, error) {
 	}
 	if c.MetricsAddr != "" && c.MetricsAddr == c.HTTPAddr {
 		errs = append(errs, errors.New("AURIX_METRICS_ADDR must differ from AURIX_HTTP_ADDR (leave it empty to serve /metrics there)"))
+	}
+	if c.PartnerQueryServiceConcurrency < 0 ||
+		(c.PartnerQueryConcurrency > 0 && c.PartnerQueryServiceConcurrency > c.PartnerQueryConcurrency) {
+		errs = append(errs, fmt.Errorf("AURIX_PARTNER_QUERY_CONCURRENCY_PER_SERVICE must be from 0 (half of AURIX_PARTNER_QUERY_CONCURRENCY) to AURIX_PARTNER_QUERY_CONCURRENCY (%d)",
+			c.PartnerQueryConcurrency))
+	}
+	if c.PartnerStreamStallTimeout < 0 {
+		errs = append(errs, errors.New("AURIX_PARTNER_STREAM_STALL_TIMEOUT must be 0 (off) or positive"))
 	}
 	if c.PartnerQueryQueueTimeout <= 0 {
 		errs = append(errs, errors.New("AURIX_PARTNER_QUERY_QUEUE_TIMEOUT must be positive"))

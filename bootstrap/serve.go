@@ -69,7 +69,7 @@ type App struct {
 // NewApp connects to the database, migrates when configured to, and wires
 // every adapter and use case.
 func NewApp(ctx context.Context, cfg Config, tel *Telemetry, log *slog.Logger) (*App, error) {
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.PoolOptions{MaxConns: cfg.DatabaseMaxConns, AcquireTimeout: cfg.DatabaseAcquireTimeout})
 	if err != nil {
 		return nil, err
 	}
@@ -163,6 +163,9 @@ func (a *App) wire(ctx context.Context) error {
 	deps.AllowedOrigins, deps.TrustedProxies = cfg.WidgetAllowedOrigins, cfg.TrustedProxies
 	deps.Admin, deps.AdminPrefix, deps.AdminUser, deps.AdminPassword = admin, "/riverui", cfg.AdminUser, cfg.AdminPassword
 	deps.QueryConcurrency, deps.QueryQueueTimeout = cfg.PartnerQueryConcurrency, cfg.PartnerQueryQueueTimeout
+	// Each integration's share of the list queries, and the cut of a
+	// stream whose reader stalls.
+	deps.QueryServiceConcurrency, deps.StreamStallTimeout = cfg.PartnerQueryServiceConcurrency, cfg.PartnerStreamStallTimeout
 	a.handler = httpadapter.NewRouter(deps)
 	return nil
 }

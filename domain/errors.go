@@ -19,6 +19,11 @@ var (
 	// in the aggregate's current state (for example completing a lead that
 	// lacks required fields).
 	ErrUnprocessable = errors.New("unprocessable")
+	// ErrUnavailable marks work that could not be done because something the
+	// service depends on cannot take it now: the database is unreachable,
+	// restarting, or out of connections or resources. It is neither the
+	// caller's fault nor a defect, and the same request may succeed shortly.
+	ErrUnavailable = errors.New("unavailable")
 )
 
 // FieldError names one offending field and says what is wrong with it.

@@ -27,7 +27,7 @@ func TestUpgradeDeliversJobsQueuedByAnEarlierVersion(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dbURL := pgtest.NewEmptyDatabase(t)
-	db, err := postgres.Open(ctx, dbURL, 4)
+	db, err := postgres.Open(ctx, dbURL, postgres.PoolOptions{MaxConns: 4})
 	require.NoError(t, err)
 	require.NoError(t, postgres.NewMigrator(db).UpTo(ctx, versionBeforeEngine))
 	db.Close()

@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"time"
@@ -276,6 +279,25 @@ func (lw *listWriter) finish(paged bool, next *ports.PageKey, message string) er
 	return lw.w.Flush()
 }
 
+// stallCutter passes a listing's bytes to the response and gives every
+// write at most timeout to be taken by the client: the connection's write
+// deadline is set afresh before each write, so it moves on only while the
+// client reads. A client that takes nothing for that long fails the write,
+// which ends the listing and frees its slot and its database connection;
+// one that keeps reading keeps its stream, however long it is.
+type stallCutter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (s stallCutter) Write(p []byte) (int, error) {
+	// A writer without deadlines (a test recorder) keeps the server's
+	// write timeout.
+	_ = s.rc.SetWriteDeadline(time.Now().Add(s.timeout))
+	return s.w.Write(p)
+}
+
 // list runs a listing and streams it. An error before the first row is an
 // ordinary problem response; one after it aborts the connection, so a client
 // never mistakes a cut-off list for a whole one.
@@ -286,18 +308,30 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request, bots bool, messa
 		writeError(w, r, h.deps.Logger, err)
 		return
 	}
-	lw := &listWriter{w: bufio.NewWriterSize(w, 32<<10), rw: w}
+	var out io.Writer = w
+	if h.deps.StreamStallTimeout > 0 {
+		out = stallCutter{w: w, rc: http.NewResponseController(w), timeout: h.deps.StreamStallTimeout}
+	}
+	lw := &listWriter{w: bufio.NewWriterSize(out, 32<<10), rw: w}
 	next, err := run(q, lw)
 	if err != nil {
 		if !lw.started {
 			writeError(w, r, h.deps.Logger, err)
 			return
 		}
-		h.deps.Logger.ErrorContext(r.Context(), "listing failed mid-stream", "path", r.URL.Path, "err", err)
+		if lw.err != nil {
+			// The write error names the client's address: only its kind
+			// is logged.
+			h.deps.Logger.InfoContext(r.Context(), "listing cut: the client stopped reading or went away", "path", r.URL.Path,
+				"stalled", errors.Is(lw.err, os.ErrDeadlineExceeded))
+		} else {
+			h.deps.Logger.ErrorContext(r.Context(), "listing failed mid-stream", "path", r.URL.Path, "err", err)
+		}
 		panic(http.ErrAbortHandler)
 	}
 	if err := lw.finish(q.Limit > 0, next, message); err != nil {
-		h.deps.Logger.InfoContext(r.Context(), "listing not fully written", "path", r.URL.Path, "err", err)
+		h.deps.Logger.InfoContext(r.Context(), "listing not fully written", "path", r.URL.Path,
+			"stalled", errors.Is(err, os.ErrDeadlineExceeded))
 	}
 }
 

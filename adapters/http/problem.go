@@ -34,7 +34,13 @@ var problemKinds = []struct {
 	{func(err error) bool { return errors.Is(err, domain.ErrInvalidInput) }, http.StatusBadRequest, "invalid-input", "Invalid input"},
 	{func(err error) bool { return errors.Is(err, domain.ErrNotFound) }, http.StatusNotFound, "not-found", "Not found"},
 	{func(err error) bool { return errors.Is(err, domain.ErrConflict) }, http.StatusConflict, "conflict", "Conflict"},
+	{func(err error) bool { return errors.Is(err, domain.ErrUnavailable) }, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},
 }
+
+// unavailableRetryAfter is the Retry-After, in seconds, of a 503 for a
+// database that cannot be reached: a restart or fail-over takes seconds,
+// and clients that come back sooner only add to the load while it lasts.
+const unavailableRetryAfter = "2"
 
 // writeError answers with the problem that err maps to. Unknown errors are a
 // 500 whose detail says nothing of the cause; the cause is logged instead.
@@ -45,10 +51,16 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		}
 		p := Problem{Type: "/problems/" + k.slug, Title: k.title, Status: k.status}
 		var ve *domain.ValidationError
-		if errors.As(err, &ve) {
+		switch {
+		case k.status == http.StatusServiceUnavailable:
+			// The cause names the database server; it stays in the log.
+			log.WarnContext(r.Context(), "request failed: dependency unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+			w.Header().Set("Retry-After", unavailableRetryAfter)
+			p.Detail = "the service cannot reach its database right now; retry after the seconds in Retry-After"
+		case errors.As(err, &ve):
 			p.Errors = ve.Fields
 			p.Detail = ve.Error()
-		} else if k.status != http.StatusUnauthorized {
+		case k.status != http.StatusUnauthorized:
 			p.Detail = publicDetail(err)
 		}
 		writeProblem(w, p)

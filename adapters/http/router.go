@@ -57,6 +57,14 @@ type Deps struct {
 	// QueryQueueTimeout, then get 503. 0 disables the cap.
 	QueryConcurrency  int
 	QueryQueueTimeout time.Duration
+	// QueryServiceConcurrency is each integration's share of
+	// QueryConcurrency: the most of its list queries that run at once.
+	// 0 is half of QueryConcurrency, rounded up.
+	QueryServiceConcurrency int
+	// StreamStallTimeout cuts a listing whose client has taken nothing for
+	// this long, so a reader that stalls gives its slot back. 0 leaves
+	// only the server's write timeout.
+	StreamStallTimeout time.Duration
 }
 
 // NewRouter builds the service's HTTP handler.
@@ -108,7 +116,7 @@ func NewRouter(d Deps) *mux.Router {
 	partner.HandleFunc("/webhook-config", h.putWebhookConfig).Methods(http.MethodPut)
 	partner.HandleFunc("/webhook-config", h.getWebhookConfig).Methods(http.MethodGet)
 	partner.HandleFunc("/webhook-config/rotate-secret", h.rotateSecret).Methods(http.MethodPost)
-	lists := newQueryLimiter(d.QueryConcurrency, d.QueryQueueTimeout)
+	lists := newQueryLimiter(d.QueryConcurrency, d.QueryServiceConcurrency, d.QueryQueueTimeout)
 	partner.HandleFunc("/deliveries", lists.wrap(h.listDeliveries)).Methods(http.MethodGet)
 	partner.HandleFunc("/deliveries/recover", h.recoverDeliveries).Methods(http.MethodPost)
 	partner.HandleFunc("/events/{event_id}", h.getEvent).Methods(http.MethodGet)
@@ -269,8 +277,12 @@ func (h *handlers) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyTimeout bounds the readiness check: a probe wants an answer, and a
+// database that takes longer than this to answer is not ready to serve.
+const readyTimeout = 2 * time.Second
+
 func (h *handlers) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
 	if err := h.deps.Ready(ctx); err != nil {
 		h.deps.Logger.WarnContext(ctx, "not ready", "err", err)

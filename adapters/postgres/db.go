@@ -3,7 +3,10 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -20,15 +23,36 @@ type DB struct {
 	Bun      *bun.DB
 }
 
+// PoolOptions size the pool and bound how long work waits for it.
+type PoolOptions struct {
+	// MaxConns caps the pool; 0 keeps pgx's default.
+	MaxConns int32
+	// AcquireTimeout bounds how long a statement or transaction waits for
+	// a connection (taking an idle one, or connecting a new one) before it
+	// fails with domain.ErrUnavailable; it is also the connect timeout and
+	// the liveness-ping timeout unless the URL sets connect_timeout. 0
+	// waits as long as the caller's context allows.
+	AcquireTimeout time.Duration
+}
+
 // Open connects to url and checks the connection.
-func Open(ctx context.Context, url string, maxConns int32) (*DB, error) {
+func Open(ctx context.Context, url string, opts PoolOptions) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx's parse errors can echo the URL, password included.
 		return nil, fmt.Errorf("parse DATABASE_URL: invalid connection string")
 	}
-	if maxConns > 0 {
-		cfg.MaxConns = maxConns
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	if opts.AcquireTimeout > 0 {
+		// A connect to a server that does not answer would otherwise hold
+		// a pool slot for pgxpool's own default of two minutes, long after
+		// the server is back.
+		if cfg.ConnConfig.ConnectTimeout == 0 {
+			cfg.ConnConfig.ConnectTimeout = opts.AcquireTimeout
+		}
+		cfg.PingTimeout = opts.AcquireTimeout
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -43,7 +67,10 @@ func Open(ctx context.Context, url string, maxConns int32) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect listener pool: %w", err)
 	}
-	sqlDB := stdlib.OpenDBFromPool(pool)
+	// As stdlib.OpenDBFromPool, with the acquire bounded: database/sql
+	// keeps no idle connections of its own, the pgx pool does.
+	sqlDB := sql.OpenDB(boundedConnector{Connector: stdlib.GetPoolConnector(pool), timeout: opts.AcquireTimeout})
+	sqlDB.SetMaxIdleConns(0)
 	db := &DB{Pool: pool, Listener: listener, SQL: sqlDB, Bun: bun.NewDB(sqlDB, pgdialect.New())}
 	if err := pool.Ping(ctx); err != nil {
 		db.Close()
@@ -57,4 +84,32 @@ func (d *DB) Close() {
 	_ = d.Bun.Close()
 	d.Listener.Close()
 	d.Pool.Close()
+}
+
+// errNoConnection marks a connection that could not be had within the
+// acquire timeout: the pool is exhausted or the server does not answer.
+var errNoConnection = errors.New("no database connection available")
+
+// boundedConnector gives database/sql's connection requests (bun's and
+// River's) at most timeout to get a connection from the pgx pool. Without
+// it a request waits as long as its context lives, which for an HTTP
+// request is as long as the client keeps waiting.
+type boundedConnector struct {
+	driver.Connector
+	timeout time.Duration
+}
+
+// Connect acquires a pooled connection. The context only bounds the
+// acquire: the returned connection does not keep it.
+func (c boundedConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	if c.timeout <= 0 {
+		return c.Connector.Connect(ctx)
+	}
+	actx, cancel := context.WithTimeoutCause(ctx, c.timeout, errNoConnection)
+	defer cancel()
+	conn, err := c.Connector.Connect(actx)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(actx), errNoConnection) {
+		return nil, fmt.Errorf("%w within %s: %w", errNoConnection, c.timeout, err)
+	}
+	return conn, err
 }

@@ -59,7 +59,9 @@ var _ ports.UnitOfWork = (*UnitOfWork)(nil)
 // Do runs fn in a transaction; it rolls back when fn returns an error or
 // panics, commits otherwise, and runs fn again (up to a few times) when the
 // transaction failed on a unique key a concurrent writer took, a
-// serialization failure or a deadlock.
+// serialization failure or a deadlock. A database that cannot be reached (at
+// BEGIN, COMMIT, or in a statement fn left unclassified) is reported as
+// domain.ErrUnavailable.
 func (u *UnitOfWork) Do(ctx context.Context, fn func(ctx context.Context, tx ports.Tx) error) error {
 	var err error
 	for try := 1; ; try++ {
@@ -86,7 +88,7 @@ func (u *UnitOfWork) Do(ctx context.Context, fn func(ctx context.Context, tx por
 			break
 		}
 	}
-	return fmt.Errorf("transaction: %w", err)
+	return fmt.Errorf("transaction: %w", markUnavailable(err))
 }
 
 // mayNotify reports whether this commit should carry a NOTIFY.

@@ -83,7 +83,7 @@ func ensureTemplate(ctx context.Context, admin *pgx.Conn, name string) error {
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 		return err
 	}
-	db, err := postgres.Open(ctx, withDB(AdminURL(), name), 4)
+	db, err := postgres.Open(ctx, withDB(AdminURL(), name), postgres.PoolOptions{MaxConns: 4})
 	if err != nil {
 		return err
 	}
@@ -167,7 +167,7 @@ func NewEmptyDatabase(t testing.TB) string {
 // Open returns a connected DB on a fresh database, closed when t ends.
 func Open(t testing.TB) *postgres.DB {
 	t.Helper()
-	db, err := postgres.Open(context.Background(), NewDatabase(t), 10)
+	db, err := postgres.Open(context.Background(), NewDatabase(t), postgres.PoolOptions{MaxConns: 10})
 	if err != nil {
 		t.Fatalf("open test database: %v", err)
 	}
