@@ -2,16 +2,11 @@ package application
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/aurix/integrations/domain"
 	"github.com/aurix/integrations/ports"
 )
-
-// maxCorrelationIDTries bounds retries after a correlation id collision. With
-// 62^6 possible ids a second collision in a row means something is wrong.
-const maxCorrelationIDTries = 5
 
 // Clicks records widget clicks.
 type Clicks struct {
@@ -27,20 +22,25 @@ type Clicks struct {
 var _ ports.ClickRecorder = (*Clicks)(nil)
 
 // RecordClick stores the click and, for a person, its widget.click event, in
-// one transaction. A correlation id that is already taken is replaced by a
-// fresh one and never surfaces to the caller.
+// one transaction. A correlation id that is already taken fails the
+// transaction on its unique key; the unit of work runs it again, and the new
+// run draws a fresh id, so a clash never surfaces to the caller.
 func (c *Clicks) RecordClick(ctx context.Context, cmd ports.RecordClickCommand) (ports.ClickReceipt, error) {
 	deviceID := cmd.DeviceID
 	if deviceID == "" {
 		deviceID = c.IDs.NewID()
 	}
 	isBot := c.Bots != nil && c.Bots.IsBot(cmd.UserAgent)
-	for range maxCorrelationIDTries {
+	var (
+		src    *domain.InboundSource
+		events []domain.Event
+	)
+	err := c.UoW.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
 		ref, err := c.Refs.NewCorrelationID()
 		if err != nil {
-			return ports.ClickReceipt{}, fmt.Errorf("new correlation id: %w", err)
+			return fmt.Errorf("new correlation id: %w", err)
 		}
-		src, err := domain.RecordClick(domain.NewClick{
+		src, err = domain.RecordClick(domain.NewClick{
 			CorrelationID: ref,
 			ClickURL:      cmd.ClickURL,
 			DeviceID:      deviceID,
@@ -51,30 +51,24 @@ func (c *Clicks) RecordClick(ctx context.Context, cmd ports.RecordClickCommand) 
 			Now:           c.Clock.Now(),
 		})
 		if err != nil {
-			return ports.ClickReceipt{}, err
+			return err
 		}
-		events := src.PullEvents()
-		err = c.UoW.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
-			if err := tx.InboundSources().Add(ctx, src); err != nil {
-				return err
-			}
-			return publish(ctx, tx, c.Clock.Now(), events)
-		})
-		if errors.Is(err, domain.ErrConflict) {
-			continue
+		events = src.PullEvents()
+		if err := tx.InboundSources().Add(ctx, src); err != nil {
+			return err
 		}
-		if err != nil {
-			return ports.ClickReceipt{}, fmt.Errorf("record click: %w", err)
-		}
-		tel := telemetryOf(c.Telemetry)
-		tel.ClickRecorded(ctx, isBot)
-		tel.EventsEmitted(ctx, events)
-		return ports.ClickReceipt{
-			CorrelationID: ref,
-			DeviceID:      deviceID,
-			WhatsAppURL:   c.WhatsApp.For(ref),
-			CreatedAt:     src.CreatedAt(),
-		}, nil
+		return publish(ctx, tx, c.Clock.Now(), events)
+	})
+	if err != nil {
+		return ports.ClickReceipt{}, fmt.Errorf("record click: %w", err)
 	}
-	return ports.ClickReceipt{}, fmt.Errorf("record click: no free correlation id after %d tries", maxCorrelationIDTries)
+	tel := telemetryOf(c.Telemetry)
+	tel.ClickRecorded(ctx, isBot)
+	tel.EventsEmitted(ctx, events)
+	return ports.ClickReceipt{
+		CorrelationID: src.CorrelationID(),
+		DeviceID:      deviceID,
+		WhatsAppURL:   c.WhatsApp.For(src.CorrelationID()),
+		CreatedAt:     src.CreatedAt(),
+	}, nil
 }

@@ -15,6 +15,7 @@ type DeliveryLog struct {
 	UoW    ports.UnitOfWork
 	Reader ports.DeliveryLogReader
 	Clock  ports.Clock
+	Random ports.Random
 	// SecretGrace is how long a rotated-out secret stays valid.
 	SecretGrace time.Duration
 }
@@ -111,13 +112,12 @@ func (l *DeliveryLog) reopen(ctx context.Context, cfg *domain.WebhookConfig, eve
 				if err != nil {
 					return err
 				}
-				created, err := tx.Deliveries().Open(ctx, []ports.NewDelivery{{OutboxID: ev.ID, EventID: ev.EventID,
-					EventType: ev.Type, ConfigID: configID, Service: cfg.Service(), Series: series, CreatedAt: now}})
+				created, err := tx.Deliveries().Open(ctx, []*domain.Delivery{domain.OpenDelivery(ev.Ref(), configID, series, now)})
 				if err != nil {
 					return err
 				}
 				if len(created) > 0 {
-					ids = append(ids, created...)
+					ids = append(ids, created[0].ID())
 					break
 				}
 				if try == 5 {
@@ -139,7 +139,7 @@ func (l *DeliveryLog) RotateSecret(ctx context.Context, service string) (ports.W
 		if err != nil {
 			return err
 		}
-		next, err := domain.GenerateSecret()
+		next, err := newSecret(l.Random)
 		if err != nil {
 			return err
 		}

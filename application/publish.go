@@ -10,10 +10,10 @@ import (
 )
 
 // publish writes events to the outbox and, in the same transaction, opens
-// one delivery per active webhook config with its first attempt scheduled.
-// Fanning out where the event is written, instead of in a separate dispatch
-// job, saves a job, a transaction and its WAL flush per event; the event and
-// its deliveries still commit or roll back together.
+// one delivery of each to every active webhook config subscribed to its
+// type, due at once. The event and its deliveries commit or roll back
+// together, and a worker process can claim a delivery the moment it is
+// committed.
 func publish(ctx context.Context, tx ports.Tx, now time.Time, events []domain.Event) error {
 	if len(events) == 0 {
 		return nil
@@ -26,22 +26,17 @@ func publish(ctx context.Context, tx ports.Tx, now time.Time, events []domain.Ev
 	if err != nil {
 		return fmt.Errorf("active webhook configs: %w", err)
 	}
-	return openDeliveries(ctx, tx, stored, configs, now)
-}
-
-// openDeliveries opens series 0 of each event to each config; a series
-// that exists already is left alone.
-func openDeliveries(ctx context.Context, tx ports.Tx, events []ports.OutboxEvent, configs []*domain.WebhookConfig, now time.Time) error {
-	if len(events) == 0 || len(configs) == 0 {
-		return nil
-	}
-	ds := make([]ports.NewDelivery, 0, len(events)*len(configs))
-	for _, ev := range events {
+	var ds []*domain.Delivery
+	for _, ev := range stored {
 		for _, c := range configs {
-			ds = append(ds, ports.NewDelivery{OutboxID: ev.ID, EventID: ev.EventID, EventType: ev.Type, ConfigID: c.ID(),
-				Service: c.Service(), CreatedAt: now})
+			if c.Receives(ev.Type) {
+				ds = append(ds, domain.OpenDelivery(ev.Ref(), c.ID(), 0, now))
+			}
 		}
 	}
-	_, err := tx.Deliveries().Open(ctx, ds)
+	if len(ds) == 0 {
+		return nil
+	}
+	_, err = tx.Deliveries().Open(ctx, ds)
 	return err
 }

@@ -15,6 +15,7 @@ type WebhookConfigs struct {
 	UoW      ports.UnitOfWork
 	Clock    ports.Clock
 	IDs      ports.IDGenerator
+	Random   ports.Random
 	Resolver ports.HostResolver
 	Policy   domain.TargetPolicy
 	// AllowPrivateTargets skips the check that the target resolves to
@@ -31,6 +32,10 @@ func (w *WebhookConfigs) PutWebhookConfig(ctx context.Context, cmd ports.PutWebh
 	if err != nil {
 		return ports.WebhookConfigView{}, err
 	}
+	settings, err := domain.NewDeliverySettings(cmd.EventTypes, cmd.Ordering, cmd.MaxPerSecond)
+	if err != nil {
+		return ports.WebhookConfigView{}, err
+	}
 	if !w.AllowPrivateTargets {
 		if err := w.checkPublic(ctx, u.Hostname()); err != nil {
 			return ports.WebhookConfigView{}, err
@@ -42,16 +47,16 @@ func (w *WebhookConfigs) PutWebhookConfig(ctx context.Context, cmd ports.PutWebh
 		cfg, err := repo.ByServiceForUpdate(ctx, cmd.Service)
 		switch {
 		case errors.Is(err, domain.ErrNotFound):
-			secret, err := domain.GenerateSecret()
+			secret, err := newSecret(w.Random)
 			if err != nil {
 				return err
 			}
 			active := cmd.IsActive == nil || *cmd.IsActive
-			cfg = domain.NewWebhookConfig(w.IDs.NewID(), cmd.Service, cmd.URL, active, secret, w.Clock.Now())
+			cfg = domain.NewWebhookConfig(w.IDs.NewID(), cmd.Service, cmd.URL, settings, active, secret, w.Clock.Now())
 		case err != nil:
 			return err
 		default:
-			cfg.Update(cmd.URL, cmd.IsActive, w.Clock.Now())
+			cfg.Update(cmd.URL, settings, cmd.IsActive, w.Clock.Now())
 		}
 		if err := repo.Save(ctx, cfg); err != nil {
 			return err
@@ -59,13 +64,9 @@ func (w *WebhookConfigs) PutWebhookConfig(ctx context.Context, cmd ports.PutWebh
 		view = viewOf(cfg)
 		return nil
 	}
-	err = w.UoW.Do(ctx, put)
-	if errors.Is(err, domain.ErrConflict) {
-		// Two first PUTs raced; the loser now finds the winner's row and
-		// updates it, keeping the winner's secret.
-		err = w.UoW.Do(ctx, put)
-	}
-	if err != nil {
+	// Two first PUTs may race: the unit of work runs the loser again, and
+	// it then finds the winner's row and updates it, keeping its secret.
+	if err := w.UoW.Do(ctx, put); err != nil {
 		return ports.WebhookConfigView{}, fmt.Errorf("put webhook config for %s: %w", cmd.Service, err)
 	}
 	return view, nil
@@ -109,5 +110,19 @@ func (w *WebhookConfigs) checkPublic(ctx context.Context, host string) error {
 }
 
 func viewOf(c *domain.WebhookConfig) ports.WebhookConfigView {
-	return ports.WebhookConfigView{ID: c.ID(), ServiceName: c.Service(), TargetURL: c.TargetURL(), Secret: c.Secret(), IsActive: c.IsActive()}
+	v := ports.WebhookConfigView{ID: c.ID(), ServiceName: c.Service(), TargetURL: c.TargetURL(), Secret: c.Secret(),
+		IsActive: c.IsActive(), Settings: c.Settings(), DisabledReason: c.DisabledReason()}
+	if t := c.DisabledAt(); !t.IsZero() {
+		v.DisabledAt = &t
+	}
+	return v
+}
+
+// newSecret mints a webhook secret from the random source.
+func newSecret(r ports.Random) (domain.Secret, error) {
+	b, err := r.Secret()
+	if err != nil {
+		return domain.Secret{}, fmt.Errorf("generate webhook secret: %w", err)
+	}
+	return domain.SecretFrom(b), nil
 }

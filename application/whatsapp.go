@@ -42,22 +42,16 @@ func (w *WhatsApp) ReceiveMessages(ctx context.Context, msgs []ports.InboundMess
 }
 
 func (w *WhatsApp) receive(ctx context.Context, m ports.InboundMessage) error {
-	var err error
-	// A clash on a freshly drawn correlation id (referral clicks) retries the
-	// whole message; nothing of the failed try was committed.
-	for range maxCorrelationIDTries {
-		var events []domain.Event
-		err = w.UoW.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
-			var err error
-			events, err = w.receiveTx(ctx, tx, m)
-			return err
-		})
-		if err == nil {
-			telemetryOf(w.Telemetry).EventsEmitted(ctx, events)
-		}
-		if !errors.Is(err, domain.ErrConflict) {
-			return err
-		}
+	// A clash on a freshly drawn correlation id (referral clicks) fails the
+	// transaction; the unit of work runs the whole message again.
+	var events []domain.Event
+	err := w.UoW.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+		var err error
+		events, err = w.receiveTx(ctx, tx, m)
+		return err
+	})
+	if err == nil {
+		telemetryOf(w.Telemetry).EventsEmitted(ctx, events)
 	}
 	return err
 }

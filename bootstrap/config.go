@@ -19,6 +19,7 @@ import (
 // names are the platform contract's.
 type Config struct {
 	DatabaseURL      string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/aurix?sslmode=disable"`
+	Role             string `env:"AURIX_ROLE" envDefault:"all"`
 	HTTPAddr         string `env:"AURIX_HTTP_ADDR" envDefault:":8080"`
 	MigrateOnStart   bool   `env:"AURIX_MIGRATE_ON_START" envDefault:"true"`
 	DatabaseMaxConns int32  `env:"AURIX_DATABASE_MAX_CONNS" envDefault:"20"`
@@ -66,9 +67,8 @@ type Config struct {
 	// PartnerStreamStallTimeout cuts a listing whose client has not taken
 	// a 32 KiB write within it; 0 leaves only the server's write timeout.
 	PartnerStreamStallTimeout time.Duration `env:"AURIX_PARTNER_STREAM_STALL_TIMEOUT" envDefault:"10s"`
-	RiverFetchCooldown        time.Duration `env:"AURIX_RIVER_FETCH_COOLDOWN" envDefault:"20ms"`
-	RiverFetchPollInterval    time.Duration `env:"AURIX_RIVER_FETCH_POLL_INTERVAL" envDefault:"500ms"`
-	RiverRescueStuckJobsAfter time.Duration `env:"AURIX_RIVER_RESCUE_AFTER" envDefault:"1m"`
+	DeliveryPollInterval      time.Duration `env:"AURIX_DELIVERY_POLL_INTERVAL" envDefault:"500ms"`
+	ProcessDeadAfter          time.Duration `env:"AURIX_PROCESS_DEAD_AFTER"`
 	ShutdownTimeout           time.Duration `env:"AURIX_SHUTDOWN_TIMEOUT" envDefault:"25s"`
 
 	AdminUser     string `env:"AURIX_ADMIN_USER" envDefault:"admin"`
@@ -76,6 +76,43 @@ type Config struct {
 
 	LogLevel string `env:"AURIX_LOG_LEVEL" envDefault:"info"`
 }
+
+// Process roles.
+const (
+	// RoleAll serves HTTP and works deliveries.
+	RoleAll = "all"
+	// RoleAPI serves HTTP and opens deliveries, and works none.
+	RoleAPI = "api"
+	// RoleWorker works deliveries and serves only health and metrics.
+	RoleWorker = "worker"
+)
+
+// heartbeatEvery is how often a worker process tells the others it is alive.
+const heartbeatEvery = time.Second
+
+// locklessDeadAfter is how long a worker process whose liveness session is
+// gone (PostgreSQL saw its connection close: it died, or lost the database
+// and cut its attempts short) may stay silent before its deliveries go to
+// the living.
+const locklessDeadAfter = 3 * heartbeatEvery
+
+// minFenceMargin is how much longer than one attempt a worker process must
+// be silent before the others take its deliveries: a process that misses
+// heartbeats stops starting attempts after margin − 1s, so its last attempt
+// ends before anyone takes over.
+const minFenceMargin = 4 * time.Second
+
+// fenceAfter is how long a worker process goes on starting attempts without
+// a successful heartbeat.
+func (c Config) fenceAfter() time.Duration {
+	return c.ProcessDeadAfter - c.WebhookTimeout - heartbeatEvery
+}
+
+// servesAPI reports whether the process serves the partner and widget API.
+func (c Config) servesAPI() bool { return c.Role != RoleWorker }
+
+// worksDeliveries reports whether the process works deliveries.
+func (c Config) worksDeliveries() bool { return c.Role != RoleAPI }
 
 var serviceName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
 
@@ -170,9 +207,24 @@ func LoadConfig(environ map[string]string) (Config, error) {
 	} else {
 		c.WidgetRateLimit, c.WidgetRateWindow = n, w
 	}
-	if c.RiverRescueStuckJobsAfter < c.WebhookTimeout+10*time.Second {
-		errs = append(errs, fmt.Errorf("AURIX_RIVER_RESCUE_AFTER (%s) must be at least AURIX_WEBHOOK_TIMEOUT + 10s (%s)",
-			c.RiverRescueStuckJobsAfter, c.WebhookTimeout+10*time.Second))
+	if c.ProcessDeadAfter == 0 {
+		// A killed process is noticed within seconds by its lost liveness
+		// lock; this is for one that hangs with its connection open (or a
+		// host that vanished), and leaves a busy process 14 s of missed
+		// heartbeats before it fences itself.
+		c.ProcessDeadAfter = c.WebhookTimeout + 15*time.Second
+	}
+	if least := c.WebhookTimeout + minFenceMargin; c.ProcessDeadAfter < least {
+		errs = append(errs, fmt.Errorf("AURIX_PROCESS_DEAD_AFTER (%s) must be at least AURIX_WEBHOOK_TIMEOUT + %s (%s)",
+			c.ProcessDeadAfter, minFenceMargin, least))
+	}
+	switch c.Role {
+	case RoleAll, RoleAPI, RoleWorker:
+	default:
+		errs = append(errs, fmt.Errorf("AURIX_ROLE: %q is not all, api or worker", c.Role))
+	}
+	if c.DeliveryPollInterval <= 0 {
+		errs = append(errs, errors.New("AURIX_DELIVERY_POLL_INTERVAL must be positive"))
 	}
 	if c.WebhookMaxInFlight < 1 {
 		errs = append(errs, errors.New("AURIX_WEBHOOK_MAX_IN_FLIGHT must be at least 1"))

@@ -1,6 +1,6 @@
 // Package bootstrap is the composition root: it reads configuration, builds
 // the adapters, hands them to the use cases, and runs the HTTP server and
-// River workers until a signal asks it to stop.
+// the delivery workers until a signal asks it to stop.
 package bootstrap
 
 import (
@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -29,8 +31,10 @@ import (
 	"github.com/aurix/integrations/adapters/telemetry"
 	"github.com/aurix/integrations/adapters/useragent"
 	"github.com/aurix/integrations/adapters/webhook"
+	"github.com/aurix/integrations/adapters/worker"
 	"github.com/aurix/integrations/application"
 	"github.com/aurix/integrations/domain"
+	"github.com/aurix/integrations/ports"
 )
 
 // Version is the build's module version, "dev" for a local build.
@@ -41,6 +45,10 @@ func Version() string {
 	return "dev"
 }
 
+// claimPause is the shortest time between two claim rounds of a worker:
+// under load, the deliveries committed meanwhile are claimed together.
+const claimPause = time.Millisecond
+
 // App is the wired service.
 type App struct {
 	cfg     Config
@@ -49,6 +57,13 @@ type App struct {
 	db      *postgres.DB
 	river   *river.Client[*sql.Tx]
 	handler http.Handler
+
+	// The delivery side, when the role works deliveries.
+	engine    *worker.Engine
+	heartbeat *worker.Heartbeat
+
+	workCancel context.CancelFunc
+	workDone   sync.WaitGroup
 }
 
 // NewApp connects to the database, migrates when configured to, and wires
@@ -61,7 +76,7 @@ func NewApp(ctx context.Context, cfg Config, tel *Telemetry, log *slog.Logger) (
 	// Statements are recorded as templates, never with their values.
 	db.Bun = db.Bun.WithQueryHook(bunotel.NewQueryHook(bunotel.WithDBName("aurix"), bunotel.WithFormattedQueries(false),
 		bunotel.WithTracerProvider(tel.Tracer), bunotel.WithMeterProvider(tel.Meter)))
-	a := &App{cfg: cfg, tel: tel, log: log, db: db}
+	a := &App{cfg: cfg, tel: tel, log: log.With("role", cfg.Role), db: db}
 	if err := a.wire(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -78,82 +93,49 @@ func (a *App) wire(ctx context.Context) error {
 		}
 		log.InfoContext(ctx, "schema migrated")
 	}
-	driver := riverdatabasesql.NewWithPgxListener(a.db.SQL, a.db.Listener)
-	riverLog := log.With("component", "river")
-	// One otelriver middleware for inserts and work: an inserted job carries
-	// the inserting span's context, and its work span continues it.
-	riverOtel := []rivertype.Middleware{otelriver.NewMiddleware(&otelriver.MiddlewareConfig{
-		EnableTracePropagation: true, EnableWorkSpanJobKindSuffix: true,
-		TracerProvider: a.tel.Tracer, MeterProvider: a.tel.Meter,
-	})}
 	store := postgres.NewStore(a.db.Bun, a.tel.Tracer)
-	metrics, err := telemetry.NewMetrics(a.tel.Meter, store.OldestPending)
+	metrics, err := telemetry.NewMetrics(a.tel.Meter, telemetry.Sources{
+		OutboxLag: func(ctx context.Context) (float64, bool, error) {
+			return store.Gauge(ctx, application.GaugeOutboxLag)
+		},
+		Endpoints: store.EndpointStates,
+		Workers: func(ctx context.Context) (int, error) {
+			return postgres.NewProcesses(a.db.Bun, a.db.Listener).Alive(ctx, cfg.ProcessDeadAfter)
+		},
+	})
 	if err != nil {
 		return err
 	}
+	clock, ids, refs, random := system.Clock{}, system.UUIDs{}, system.CorrelationIDs{}, system.Random{}
 
-	// An insert-only client schedules jobs; it needs no workers, so the use
-	// cases that schedule can be built before the workers that run them.
-	inserter, err := river.NewClient(driver, &river.Config{Logger: riverLog, Middleware: riverOtel})
-	if err != nil {
-		return fmt.Errorf("river insert client: %w", err)
+	if cfg.worksDeliveries() {
+		a.wireDeliveries(store, metrics, clock, ids, random)
 	}
-	uow := postgres.NewUnitOfWork(a.db.Bun, riveradapter.NewQueue(inserter))
-	clock, ids, refs := system.Clock{}, system.UUIDs{}, system.CorrelationIDs{}
+	var opened func()
+	if a.engine != nil {
+		opened = a.engine.Wake
+	}
+	// Workers in other processes hear of new deliveries through NOTIFY;
+	// those of this process are woken directly after the commit.
+	uow := postgres.NewUnitOfWork(a.db.Bun, postgres.UnitOfWorkOptions{Opened: opened, Notify: true})
 
-	sender := webhook.NewSender(webhook.Options{
-		Timeout:             cfg.WebhookTimeout,
-		AllowPrivateTargets: cfg.WebhookAllowPrivateTargets,
-		UserAgent:           "Aurix-Webhooks/" + Version(),
-		Transport: func(rt http.RoundTripper) http.RoundTripper {
-			return otelhttp.NewTransport(rt, otelhttp.WithTracerProvider(a.tel.Tracer), otelhttp.WithMeterProvider(a.tel.Meter),
-				otelhttp.WithSpanNameFormatter(func(string, *http.Request) string { return "webhook POST" }))
-		},
-	})
-	workers := river.NewWorkers()
-	// Events are fanned out where they are written; this worker drains
-	// dispatch jobs that an earlier version queued.
-	river.AddWorker(workers, &riveradapter.DispatchWorker{
-		Dispatcher: &application.Dispatcher{UoW: uow, Events: store, Clock: clock},
-		Tracer:     a.tel.Tracer.Tracer("github.com/aurix/integrations/adapters/river"),
-	})
-	// At most one grouped write per worker slot.
-	hot := postgres.NewDeliveryPath(a.db.Pool, cfg.WebhookWorkers+cfg.WebhookRetryWorkers)
-	river.AddWorker(workers, &riveradapter.DeliverWorker{
-		Deliverer: &application.Deliverer{UoW: uow, Deliveries: hot, Successes: hot, Sender: sender, Clock: clock,
-			Schedule: cfg.WebhookRetrySchedule, DisableAfter: cfg.WebhookDisableAfter, Telemetry: metrics},
-		// A job over its partner's cap waits briefly for a slot before it
-		// steps aside: with a fast partner a slot frees within
-		// milliseconds, and a snooze costs a River update and a refetch.
-		Limiter: riveradapter.NewConfigLimiter(cfg.WebhookMaxInFlight, 25*time.Millisecond),
+	if err := a.wireRiver(ctx, uow, store, clock); err != nil {
+		return err
+	}
+	deps := httpadapter.Deps{
+		Ready:   readiness(migrator),
 		Logger:  log,
-		Tracer:  a.tel.Tracer.Tracer("github.com/aurix/integrations/adapters/river"),
-	})
-	a.river, err = river.NewClient(driver, &river.Config{
-		Logger:            riverLog,
-		Middleware:        riverOtel,
-		Workers:           workers,
-		FetchCooldown:     cfg.RiverFetchCooldown,
-		FetchPollInterval: cfg.RiverFetchPollInterval,
-		// A job still running after JobTimeout is cancelled; one still marked
-		// running after RescueStuckJobsAfter (its process died) is retried.
-		JobTimeout:           jobTimeout(cfg),
-		RescueStuckJobsAfter: cfg.RiverRescueStuckJobsAfter,
-		Queues: map[string]river.QueueConfig{
-			riveradapter.QueueDispatch:     {MaxWorkers: 10},
-			riveradapter.QueueDeliver:      {MaxWorkers: cfg.WebhookWorkers},
-			riveradapter.QueueDeliverRetry: {MaxWorkers: cfg.WebhookRetryWorkers},
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("river client: %w", err)
+		Metrics: routerMetrics(cfg, a.tel.Metrics),
 	}
-
+	if !cfg.servesAPI() {
+		a.handler = httpadapter.NewOpsRouter(deps)
+		return nil
+	}
 	var admin http.Handler
 	if cfg.AdminPassword != "" {
 		ui, err := riverui.NewHandler(&riverui.HandlerOpts{
 			Endpoints: riverui.NewEndpoints(a.river, nil),
-			Logger:    riverLog,
+			Logger:    log.With("component", "river"),
 			Prefix:    "/riverui",
 		})
 		if err != nil {
@@ -164,45 +146,96 @@ func (a *App) wire(ctx context.Context) error {
 		}
 		admin = ui
 	}
-
-	a.handler = httpadapter.NewRouter(httpadapter.Deps{
-		Clicks: &application.Clicks{UoW: uow, Clock: clock, IDs: ids, Refs: refs, Bots: useragent.New(), Telemetry: metrics,
-			WhatsApp: domain.WhatsAppLink{Number: cfg.WhatsAppNumber, Prefill: cfg.WhatsAppPrefill}},
-		WebhookConfigs: &application.WebhookConfigs{UoW: uow, Clock: clock, IDs: ids, Resolver: system.Resolver{},
-			Policy:              domain.TargetPolicy{AllowInsecure: cfg.WebhookAllowInsecure},
-			AllowPrivateTargets: cfg.WebhookAllowPrivateTargets},
-		WhatsApp: &application.WhatsApp{UoW: uow, Clock: clock, IDs: ids, Refs: refs,
-			Window: cfg.CorrelationWindow, Telemetry: metrics},
-		Leads:               &application.Leads{UoW: uow, Clock: clock, IDs: ids, Required: cfg.LeadRequiredFields, Telemetry: metrics},
-		Partner:             &application.Partner{Reader: store},
-		DeliveryLog:         &application.DeliveryLog{UoW: uow, Reader: store, Clock: clock, SecretGrace: cfg.WebhookSecretGrace},
-		WidgetRateLimit:     cfg.WidgetRateLimit,
-		WidgetRateWindow:    cfg.WidgetRateWindow,
-		WhatsAppVerifyToken: cfg.WhatsAppVerifyToken,
-		WhatsAppAppSecret:   []byte(cfg.WhatsAppAppSecret),
-		AgentAPIKey:         cfg.AgentAPIKey,
-		Ready:               readiness(migrator),
-		IntegrationKeys:     cfg.IntegrationKeys,
-		AllowedOrigins:      cfg.WidgetAllowedOrigins,
-		TrustedProxies:      cfg.TrustedProxies,
-		Admin:               admin,
-		AdminPrefix:         "/riverui",
-		AdminUser:           cfg.AdminUser,
-		AdminPassword:       cfg.AdminPassword,
-		Logger:              log,
-		Metrics:             routerMetrics(cfg, a.tel.Metrics),
-		QueryConcurrency:    cfg.PartnerQueryConcurrency,
-		QueryQueueTimeout:   cfg.PartnerQueryQueueTimeout,
-		// Each integration's share of the list queries, and the cut of a
-		// stream whose reader stalls.
-		QueryServiceConcurrency: cfg.PartnerQueryServiceConcurrency,
-		StreamStallTimeout:      cfg.PartnerStreamStallTimeout,
-	})
+	deps.Clicks = &application.Clicks{UoW: uow, Clock: clock, IDs: ids, Refs: refs, Bots: useragent.New(), Telemetry: metrics,
+		WhatsApp: domain.WhatsAppLink{Number: cfg.WhatsAppNumber, Prefill: cfg.WhatsAppPrefill}}
+	deps.WebhookConfigs = &application.WebhookConfigs{UoW: uow, Clock: clock, IDs: ids, Random: random, Resolver: system.Resolver{},
+		Policy:              domain.TargetPolicy{AllowInsecure: cfg.WebhookAllowInsecure},
+		AllowPrivateTargets: cfg.WebhookAllowPrivateTargets}
+	deps.WhatsApp = &application.WhatsApp{UoW: uow, Clock: clock, IDs: ids, Refs: refs,
+		Window: cfg.CorrelationWindow, Telemetry: metrics}
+	deps.Leads = &application.Leads{UoW: uow, Clock: clock, IDs: ids, Required: cfg.LeadRequiredFields, Telemetry: metrics}
+	deps.Partner = &application.Partner{Reader: store}
+	deps.DeliveryLog = &application.DeliveryLog{UoW: uow, Reader: store, Clock: clock, Random: random, SecretGrace: cfg.WebhookSecretGrace}
+	deps.WidgetRateLimit, deps.WidgetRateWindow = cfg.WidgetRateLimit, cfg.WidgetRateWindow
+	deps.WhatsAppVerifyToken, deps.WhatsAppAppSecret = cfg.WhatsAppVerifyToken, []byte(cfg.WhatsAppAppSecret)
+	deps.AgentAPIKey = cfg.AgentAPIKey
+	deps.IntegrationKeys = cfg.IntegrationKeys
+	deps.AllowedOrigins, deps.TrustedProxies = cfg.WidgetAllowedOrigins, cfg.TrustedProxies
+	deps.Admin, deps.AdminPrefix, deps.AdminUser, deps.AdminPassword = admin, "/riverui", cfg.AdminUser, cfg.AdminPassword
+	deps.QueryConcurrency, deps.QueryQueueTimeout = cfg.PartnerQueryConcurrency, cfg.PartnerQueryQueueTimeout
+	// Each integration's share of the list queries, and the cut of a
+	// stream whose reader stalls.
+	deps.QueryServiceConcurrency, deps.StreamStallTimeout = cfg.PartnerQueryServiceConcurrency, cfg.PartnerStreamStallTimeout
+	a.handler = httpadapter.NewRouter(deps)
 	return nil
 }
 
-// jobTimeout bounds any job: one webhook attempt plus time to record it.
-func jobTimeout(cfg Config) time.Duration { return cfg.WebhookTimeout + 10*time.Second }
+// wireDeliveries builds the worker side: the delivery loop and the
+// heartbeat that keeps its claims.
+func (a *App) wireDeliveries(store *postgres.Store, metrics *telemetry.Metrics, clock ports.Clock, ids ports.IDGenerator, random ports.Random) {
+	cfg := a.cfg
+	sender := webhook.NewSender(webhook.Options{
+		Timeout:             cfg.WebhookTimeout,
+		AllowPrivateTargets: cfg.WebhookAllowPrivateTargets,
+		UserAgent:           "Aurix-Webhooks/" + Version(),
+		Transport: func(rt http.RoundTripper) http.RoundTripper {
+			return otelhttp.NewTransport(rt, otelhttp.WithTracerProvider(a.tel.Tracer), otelhttp.WithMeterProvider(a.tel.Meter),
+				otelhttp.WithSpanNameFormatter(func(string, *http.Request) string { return "webhook POST" }))
+		},
+	})
+	// The deliverer's own unit of work opens no deliveries (a redelivery
+	// comes through the API), so it needs no wake-up hook.
+	deliverer := &application.Deliverer{UoW: postgres.NewUnitOfWork(a.db.Bun, postgres.UnitOfWorkOptions{}), Queue: store,
+		Sender: sender, Clock: clock, Random: random, Schedule: cfg.WebhookRetrySchedule, DisableAfter: cfg.WebhookDisableAfter,
+		MaxInFlight: cfg.WebhookMaxInFlight, Telemetry: metrics}
+	deliverer.StartGrouping(context.Background())
+	hostname, _ := os.Hostname()
+	// The liveness session holds one connection of the listener pool for
+	// the life of the process.
+	a.heartbeat = &worker.Heartbeat{Registry: postgres.NewProcesses(a.db.Bun, a.db.Listener),
+		Info:  ports.ProcessInfo{Role: cfg.Role, Hostname: hostname, PID: os.Getpid()},
+		NewID: ids.NewID, Interval: heartbeatEvery, FenceAfter: cfg.fenceAfter(),
+		DeadAfter: cfg.ProcessDeadAfter, Lockless: locklessDeadAfter, Logger: a.log}
+	a.engine = worker.NewEngine(worker.Options{
+		Work: deliverer, Identity: a.heartbeat.ID, MaySend: a.heartbeat.MaySend,
+		Workers: cfg.WebhookWorkers, RetryWorkers: cfg.WebhookRetryWorkers,
+		PollInterval: cfg.DeliveryPollInterval, ClaimPause: claimPause,
+		Logger: a.log, Tracer: a.tel.Tracer.Tracer("github.com/aurix/integrations/adapters/worker"),
+	})
+	a.heartbeat.Working = a.engine.Working
+	a.heartbeat.LostSession = a.engine.CutAttempts
+}
+
+// wireRiver builds the River client: in a worker process it runs the
+// periodic maintenance (the River leader schedules it, so it runs on one
+// process at a time); in an api process it only backs River UI.
+func (a *App) wireRiver(_ context.Context, uow ports.UnitOfWork, store *postgres.Store, clock ports.Clock) error {
+	cfg := a.cfg
+	driver := riverdatabasesql.NewWithPgxListener(a.db.SQL, a.db.Listener)
+	riverCfg := &river.Config{
+		Logger: a.log.With("component", "river"),
+		Middleware: []rivertype.Middleware{otelriver.NewMiddleware(&otelriver.MiddlewareConfig{
+			EnableTracePropagation: true, EnableWorkSpanJobKindSuffix: true,
+			TracerProvider: a.tel.Tracer, MeterProvider: a.tel.Meter,
+		})},
+	}
+	if cfg.worksDeliveries() {
+		workers := river.NewWorkers()
+		riveradapter.AddWorkers(workers, &application.Maintenance{UoW: uow,
+			Gauges: store, Clock: clock, DisableAfter: cfg.WebhookDisableAfter,
+			Log: a.log.With("component", "maintenance")}, a.log)
+		riverCfg.Workers = workers
+		riverCfg.Queues = map[string]river.QueueConfig{riveradapter.QueueMaintenance: {MaxWorkers: 2}}
+		riverCfg.PeriodicJobs = riveradapter.PeriodicJobs()
+		riverCfg.JobTimeout = riveradapter.JobTimeout()
+	}
+	client, err := river.NewClient(driver, riverCfg)
+	if err != nil {
+		return fmt.Errorf("river client: %w", err)
+	}
+	a.river = client
+	return nil
+}
 
 func readiness(m *postgres.Migrator) func(context.Context) error {
 	return func(ctx context.Context) error {
@@ -227,20 +260,72 @@ func (a *App) Handler() http.Handler {
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }))
 }
 
-// Start starts the River workers without serving HTTP (for tests that serve
-// Handler themselves); Stop stops them.
-func (a *App) Start(ctx context.Context) error { return a.river.Start(ctx) }
-
-// Stop stops the workers and closes the database.
-func (a *App) Stop(ctx context.Context) error {
-	defer a.db.Close()
-	return a.river.Stop(ctx)
+// Start starts the worker side without serving HTTP (for tests that serve
+// Handler themselves); Stop stops it.
+func (a *App) Start(ctx context.Context) error {
+	if !a.cfg.worksDeliveries() {
+		return nil
+	}
+	if err := a.river.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start river: %w", err)
+	}
+	if err := a.heartbeat.Start(ctx); err != nil {
+		return err
+	}
+	workCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.workCancel = cancel
+	a.workDone.Add(3)
+	go func() { defer a.workDone.Done(); a.engine.Run(workCtx) }()
+	go func() { defer a.workDone.Done(); a.heartbeat.Run(workCtx) }()
+	go func() { defer a.workDone.Done(); postgres.Listen(workCtx, a.db.Listener, a.engine.Wake, a.log) }()
+	a.log.InfoContext(ctx, "working deliveries", "process_id", a.heartbeat.ID(),
+		"workers", a.cfg.WebhookWorkers, "retry_workers", a.cfg.WebhookRetryWorkers,
+		"every_heartbeat", "hand back the deliveries of dead worker processes",
+		"periodic", "measure backlog, disable failing endpoints (scheduled by the River leader, run by one worker)")
+	return nil
 }
 
-// Run serves HTTP and works jobs until ctx is cancelled, then shuts down
-// gracefully: it stops accepting connections, lets in-flight requests finish,
-// and lets running deliveries finish; any still running at the deadline are
-// cancelled, which returns them to the queue for a later attempt.
+// Stop stops claiming, lets the attempts in flight finish until ctx ends
+// (then cuts them short; they are handed back), hands back what the process
+// still owns, stops River and closes the database.
+func (a *App) Stop(ctx context.Context) error {
+	defer a.db.Close()
+	return a.stopWork(ctx)
+}
+
+func (a *App) stopWork(ctx context.Context) error {
+	if a.workCancel == nil {
+		return nil
+	}
+	a.workCancel()
+	done := make(chan struct{})
+	go func() { a.workDone.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		a.log.Warn("deliveries still running at the deadline; handing them back", "in_flight", a.engine.InFlight())
+		a.engine.Abort()
+		<-done
+	}
+	var errs []error
+	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.heartbeat.Stop(dctx); err != nil {
+		errs = append(errs, fmt.Errorf("deregister: %w", err))
+	}
+	if err := a.river.Stop(ctx); err != nil {
+		cctx, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel2()
+		_ = a.river.StopAndCancel(cctx)
+	}
+	return errors.Join(errs...)
+}
+
+// Run serves HTTP and works deliveries (as the role says) until ctx is
+// cancelled, then shuts down gracefully: it stops accepting connections,
+// lets in-flight requests finish, stops claiming and lets running attempts
+// finish; any still running at the deadline are cut short and handed back
+// to the queue, for another process or the next start.
 func (a *App) Run(ctx context.Context) error {
 	defer a.db.Close()
 	var lc net.ListenConfig
@@ -261,14 +346,13 @@ func (a *App) Run(ctx context.Context) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
-	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWork()
-	if err := a.river.Start(workCtx); err != nil {
-		return fmt.Errorf("start river: %w", err)
+	if err := a.Start(ctx); err != nil {
+		return err
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	a.log.InfoContext(ctx, "aurix serving", "addr", ln.Addr().String(), "version", Version())
+	a.log.InfoContext(ctx, "aurix serving", "addr", ln.Addr().String(), "version", Version(),
+		"serves_api", a.cfg.servesAPI(), "works_deliveries", a.cfg.worksDeliveries())
 
 	select {
 	case <-ctx.Done():
@@ -283,11 +367,8 @@ func (a *App) Run(ctx context.Context) error {
 	if err := srv.Shutdown(shutCtx); err != nil {
 		a.log.Warn("http shutdown incomplete", "err", err)
 	}
-	if err := a.river.Stop(shutCtx); err != nil {
-		a.log.Warn("deliveries still running at the deadline; cancelling them back to the queue", "err", err)
-		cancelCtx, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel2()
-		_ = a.river.StopAndCancel(cancelCtx)
+	if err := a.stopWork(shutCtx); err != nil {
+		a.log.Warn("stopping the delivery workers", "err", err)
 	}
 	if err := stopMetrics(shutCtx); err != nil {
 		a.log.Warn("metrics shutdown incomplete", "err", err)

@@ -1,6 +1,8 @@
 package domain
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
 )
@@ -8,63 +10,217 @@ import (
 // DeliveryStatus is where one delivery series stands.
 type DeliveryStatus string
 
-// Delivery statuses.
+// Delivery statuses. A delivery is pending until its event reached the
+// partner (succeeded) or until it ends without having done so: failed when it
+// was stopped early (the endpoint answered 410 Gone or was switched off),
+// exhausted when every attempt of the retry schedule failed.
 const (
 	DeliveryPending   DeliveryStatus = "pending"
 	DeliverySucceeded DeliveryStatus = "succeeded"
 	DeliveryFailed    DeliveryStatus = "failed"
+	DeliveryExhausted DeliveryStatus = "exhausted"
 )
+
+// Ended reports whether the status is final.
+func (s DeliveryStatus) Ended() bool { return s != DeliveryPending }
 
 // MaxRetryAfter caps how long a receiver's Retry-After may hold a delivery.
 const MaxRetryAfter = time.Hour
+
+// ErrDeliveryEnded marks an attempt on a delivery that is no longer pending.
+var ErrDeliveryEnded = errors.New("delivery has ended")
 
 // AttemptResult is how one attempt went.
 type AttemptResult struct {
 	// StatusCode is the receiver's answer, 0 when none arrived.
 	StatusCode int
-	// Failed is true when no answer arrived (transport error, timeout, blocked).
-	Failed bool
+	// Err says why no whole answer arrived (transport error, timeout,
+	// blocked address, body cut short); nil when one did.
+	Err error
 	// RetryAfter is the receiver's Retry-After, 0 when absent.
 	RetryAfter time.Duration
+	// Duration is how long the attempt took.
+	Duration time.Duration
+	// Response is the start of the receiver's answer.
+	Response []byte
 }
 
-// Succeeded reports a 2xx answer.
+// Succeeded reports a 2xx answer that arrived whole.
 func (r AttemptResult) Succeeded() bool {
-	return !r.Failed && r.StatusCode >= 200 && r.StatusCode < 300
+	return r.Err == nil && r.StatusCode >= 200 && r.StatusCode < 300
 }
 
-// DeliveryDecision is what follows an attempt.
-type DeliveryDecision struct {
-	Status DeliveryStatus
-	// RetryAt is when the next attempt runs (pending only).
-	RetryAt time.Time
-	// DeactivateConfig switches the endpoint off (410 Gone).
-	DeactivateConfig bool
+// gone reports a 410 Gone: the partner says the endpoint is no more.
+func (r AttemptResult) gone() bool { return r.StatusCode == http.StatusGone }
+
+// EndpointSignal is what an attempt says about the partner's endpoint; the
+// webhook config's health rules act on it.
+type EndpointSignal int
+
+// Endpoint signals.
+const (
+	// EndpointAnswered: a 2xx arrived, the endpoint works.
+	EndpointAnswered EndpointSignal = iota
+	// EndpointFailing: no answer or a non-2xx answer other than 410.
+	EndpointFailing
+	// EndpointGone: 410 Gone.
+	EndpointGone
+)
+
+// DeliveryAttempt is the record of one attempt, as the delivery log keeps it.
+type DeliveryAttempt struct {
+	DeliveryID  int64
+	EventID     string
+	ConfigID    string
+	Attempt     int
+	StatusCode  int
+	Duration    time.Duration
+	Error       string
+	Response    []byte
+	AttemptedAt time.Time
 }
 
-// DecideAfterAttempt applies the delivery rules to attempt number attempt:
-// a 2xx succeeds; 410 Gone fails and switches the endpoint off; otherwise the
-// next attempt follows the schedule (unit in [0,1) picks the jitter), or
-// waits for a 429/503 Retry-After bounded to [scheduled delay, 1 hour]; when
-// the schedule is used up the delivery fails.
-func DecideAfterAttempt(attempt int, r AttemptResult, s RetrySchedule, unit float64, now time.Time) DeliveryDecision {
+// Delivery is one delivery series of one event to one webhook config: the
+// first attempt and its retries, until the event reached the partner or the
+// delivery ended without it. A redelivery is a new series of the same event.
+type Delivery struct {
+	id             int64
+	outboxID       int64
+	eventID        string
+	eventType      EventType
+	configID       string
+	leadKey        string
+	series         int
+	status         DeliveryStatus
+	attempts       int
+	lastStatusCode int
+	lastError      string
+	createdAt      time.Time
+	nextAttemptAt  *time.Time
+	finishedAt     *time.Time
+}
+
+// OpenDelivery opens series number series of the event to the config, its
+// first attempt due at once.
+func OpenDelivery(ev EventRef, configID string, series int, now time.Time) *Delivery {
+	now = now.UTC().Truncate(time.Millisecond)
+	return &Delivery{outboxID: ev.OutboxID, eventID: ev.EventID, eventType: ev.Type, configID: configID,
+		leadKey: ev.LeadKey, series: series, status: DeliveryPending, createdAt: now, nextAttemptAt: &now}
+}
+
+// EventRef is what a delivery needs to know of its event.
+type EventRef struct {
+	OutboxID int64
+	EventID  string
+	Type     EventType
+	// LeadKey groups the events of one lead for ordered delivery.
+	LeadKey string
+}
+
+// RecordAttempt applies the delivery rules to an attempt that has just been
+// made and returns its record and what it says of the endpoint:
+//   - a 2xx succeeds;
+//   - 410 Gone fails the delivery and tells the config the endpoint is gone;
+//   - any other failure schedules the next attempt on the schedule (unit in
+//     [0,1) picks the jitter), or for a 429/503 with Retry-After not before
+//     that, bounded to an hour; when the schedule is used up the delivery is
+//     exhausted.
+func (d *Delivery) RecordAttempt(r AttemptResult, s RetrySchedule, unit float64, now time.Time) (DeliveryAttempt, EndpointSignal, error) {
+	if d.status.Ended() {
+		return DeliveryAttempt{}, EndpointFailing, fmt.Errorf("attempt on delivery %d: %w", d.id, ErrDeliveryEnded)
+	}
+	now = now.UTC()
+	d.attempts++
+	d.lastStatusCode = r.StatusCode
+	d.lastError = ""
+	switch {
+	case r.Err != nil:
+		d.lastError = r.Err.Error()
+	case !r.Succeeded():
+		d.lastError = fmt.Sprintf("receiver answered %d", r.StatusCode)
+	}
+	rec := DeliveryAttempt{DeliveryID: d.id, EventID: d.eventID, ConfigID: d.configID, Attempt: d.attempts,
+		StatusCode: r.StatusCode, Duration: r.Duration, Error: d.lastError, Response: r.Response, AttemptedAt: now}
 	switch {
 	case r.Succeeded():
-		return DeliveryDecision{Status: DeliverySucceeded}
-	case !r.Failed && r.StatusCode == http.StatusGone:
-		return DeliveryDecision{Status: DeliveryFailed, DeactivateConfig: true}
-	case attempt >= s.MaxAttempts():
-		return DeliveryDecision{Status: DeliveryFailed}
+		d.finish(DeliverySucceeded, now)
+		return rec, EndpointAnswered, nil
+	case r.Err == nil && r.gone():
+		d.finish(DeliveryFailed, now)
+		return rec, EndpointGone, nil
+	case d.attempts >= s.MaxAttempts():
+		d.finish(DeliveryExhausted, now)
+		return rec, EndpointFailing, nil
 	}
-	delay := s.Delay(attempt, unit)
-	if !r.Failed && (r.StatusCode == http.StatusTooManyRequests || r.StatusCode == http.StatusServiceUnavailable) && r.RetryAfter > 0 {
+	delay := s.Delay(d.attempts, unit)
+	if r.RetryAfter > 0 && (r.StatusCode == http.StatusTooManyRequests || r.StatusCode == http.StatusServiceUnavailable) {
 		delay = max(delay, min(r.RetryAfter, MaxRetryAfter))
 	}
-	return DeliveryDecision{Status: DeliveryPending, RetryAt: now.Add(delay)}
+	next := now.Add(delay)
+	d.nextAttemptAt = &next
+	return rec, EndpointFailing, nil
 }
 
-// ShouldDisable reports whether an endpoint failing since failingSince has
-// failed for long enough to be switched off.
-func ShouldDisable(failingSince, now time.Time, after time.Duration) bool {
-	return after > 0 && !failingSince.IsZero() && now.Sub(failingSince) >= after
+// Abandon ends a pending delivery without an attempt, because its endpoint
+// no longer takes events (switched off by its partner or by the service).
+func (d *Delivery) Abandon(reason string, now time.Time) {
+	if d.status.Ended() {
+		return
+	}
+	d.lastError = reason
+	d.finish(DeliveryFailed, now.UTC())
+}
+
+func (d *Delivery) finish(s DeliveryStatus, now time.Time) {
+	d.status, d.nextAttemptAt, d.finishedAt = s, nil, &now
+}
+
+// ID returns the delivery's id (0 until stored).
+func (d *Delivery) ID() int64 { return d.id }
+
+// Status returns where the delivery stands.
+func (d *Delivery) Status() DeliveryStatus { return d.status }
+
+// Attempts returns how many attempts were made in this series.
+func (d *Delivery) Attempts() int { return d.attempts }
+
+// NextAttempt returns the number the next attempt will carry.
+func (d *Delivery) NextAttempt() int { return d.attempts + 1 }
+
+// ConfigID returns the webhook config the delivery goes to.
+func (d *Delivery) ConfigID() string { return d.configID }
+
+// EventID returns the delivered event's id.
+func (d *Delivery) EventID() string { return d.eventID }
+
+// DeliveryRow is the stored form of a Delivery.
+type DeliveryRow struct {
+	ID             int64
+	OutboxID       int64
+	EventID        string
+	EventType      EventType
+	ConfigID       string
+	LeadKey        string
+	Series         int
+	Status         DeliveryStatus
+	Attempts       int
+	LastStatusCode int
+	LastError      string
+	CreatedAt      time.Time
+	NextAttemptAt  *time.Time
+	FinishedAt     *time.Time
+}
+
+// RehydrateDelivery rebuilds a delivery from storage.
+func RehydrateDelivery(r DeliveryRow) *Delivery {
+	return &Delivery{id: r.ID, outboxID: r.OutboxID, eventID: r.EventID, eventType: r.EventType, configID: r.ConfigID,
+		leadKey: r.LeadKey, series: r.Series, status: r.Status, attempts: r.Attempts, lastStatusCode: r.LastStatusCode,
+		lastError: r.LastError, createdAt: r.CreatedAt, nextAttemptAt: r.NextAttemptAt, finishedAt: r.FinishedAt}
+}
+
+// Row returns the stored form.
+func (d *Delivery) Row() DeliveryRow {
+	return DeliveryRow{ID: d.id, OutboxID: d.outboxID, EventID: d.eventID, EventType: d.eventType, ConfigID: d.configID,
+		LeadKey: d.leadKey, Series: d.series, Status: d.status, Attempts: d.attempts, LastStatusCode: d.lastStatusCode,
+		LastError: d.lastError, CreatedAt: d.createdAt, NextAttemptAt: d.nextAttemptAt, FinishedAt: d.finishedAt}
 }

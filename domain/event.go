@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -77,6 +78,20 @@ type Event struct {
 	// not part of the envelope (the payload carries it where the contract
 	// says so).
 	CorrelationID string
+	// LeadKey names the lead the event belongs to, so that a config with
+	// lead ordering receives one lead's events in the order they happened:
+	// the click's correlation id, or for a lead without a click its
+	// conversation.
+	LeadKey string
+}
+
+// LeadKeyOf is the ordering key of a lead's events: its correlation id when
+// it came from a click, else its conversation.
+func LeadKeyOf(ref CorrelationID, conversationID int64) string {
+	if ref != "" {
+		return string(ref)
+	}
+	return "conversation:" + strconv.FormatInt(conversationID, 10)
 }
 
 // envelope fixes the field order of the partner document.

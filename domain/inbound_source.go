@@ -131,6 +131,7 @@ func RecordClick(c NewClick) (*InboundSource, error) {
 			OccurredAt:    now,
 			Data:          s.ClickData(),
 			CorrelationID: string(c.CorrelationID),
+			LeadKey:       LeadKeyOf(c.CorrelationID, 0),
 		})
 	}
 	return s, nil

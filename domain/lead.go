@@ -105,7 +105,8 @@ func StartLead(conversationID int64, channelID string, sender Sender, source *In
 		p := sender.Phone
 		data.PhoneNumber = &p
 	}
-	l.record(Event{ID: eventID, Type: EventLeadCorrelated, OccurredAt: now, Data: data, CorrelationID: string(ref)})
+	l.record(Event{ID: eventID, Type: EventLeadCorrelated, OccurredAt: now, Data: data, CorrelationID: string(ref),
+		LeadKey: LeadKeyOf(ref, conversationID)})
 	return l, nil
 }
 
@@ -196,6 +197,7 @@ func (l *Lead) Update(u LeadUpdate) error {
 		ref = string(*l.correlationID)
 	}
 	l.record(Event{ID: u.EventID, Type: EventLeadComplete, OccurredAt: now, CorrelationID: ref,
+		LeadKey: LeadKeyOf(CorrelationID(ref), l.conversationID),
 		Data: LeadCompleteData{CorrelationID: l.correlationID, ConversationID: l.conversationID,
 			LeadStatus: LeadComplete, LeadData: copyMap(l.data)}})
 	return nil

@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -27,13 +26,14 @@ type secretValue struct{ s string }
 // NewSecret wraps a stored secret value.
 func NewSecret(v string) Secret { return Secret{value: &secretValue{s: v}} }
 
-// GenerateSecret returns "aurix_" and 64 hex characters from crypto/rand.
-func GenerateSecret() (Secret, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return Secret{}, fmt.Errorf("generate webhook secret: %w", err)
-	}
-	return NewSecret("aurix_" + hex.EncodeToString(b)), nil
+// SecretBytes is how much randomness a webhook secret carries.
+const SecretBytes = 32
+
+// SecretFrom makes a webhook secret, "aurix_" and 64 hex characters, from
+// SecretBytes random bytes (the application draws them through its random
+// source).
+func SecretFrom(random [SecretBytes]byte) Secret {
+	return NewSecret("aurix_" + hex.EncodeToString(random[:]))
 }
 
 // Reveal returns the secret's value, for signing and for showing it to its owner.
@@ -74,16 +74,24 @@ type PreviousSecret struct {
 	ExpiresAt time.Time
 }
 
-// WebhookConfig is one integration service's webhook endpoint.
+// WebhookConfig is one integration service's webhook endpoint: where events
+// go, how they are signed, which of them the partner wants and how, and
+// whether the endpoint is healthy enough to keep receiving them.
 type WebhookConfig struct {
 	id        string
 	service   string
 	targetURL string
 	secret    Secret
 	previous  []PreviousSecret
+	settings  DeliverySettings
 	isActive  bool
-	// disabledReason says why the service switched the endpoint off.
+	// failingSince is when the endpoint started failing without a success
+	// since; zero while it is healthy.
+	failingSince time.Time
+	// disabledReason and disabledAt say why and since when the endpoint is
+	// switched off.
 	disabledReason string
+	disabledAt     time.Time
 	createdAt      time.Time
 	updatedAt      time.Time
 }
@@ -181,24 +189,36 @@ func endsInNumber(host string) bool {
 	return strings.Trim(last, "0123456789") == ""
 }
 
-// NewWebhookConfig registers a service's first webhook endpoint with a fresh secret.
-func NewWebhookConfig(id, service, targetURL string, active bool, secret Secret, now time.Time) *WebhookConfig {
+// NewWebhookConfig registers a service's first webhook endpoint with a fresh
+// secret.
+func NewWebhookConfig(id, service, targetURL string, settings DeliverySettings, active bool, secret Secret, now time.Time) *WebhookConfig {
 	now = now.UTC().Truncate(time.Millisecond)
-	return &WebhookConfig{id: id, service: service, targetURL: targetURL, secret: secret,
-		isActive: active, createdAt: now, updatedAt: now}
+	c := &WebhookConfig{id: id, service: service, targetURL: targetURL, secret: secret, settings: settings,
+		createdAt: now, updatedAt: now}
+	c.setActive(active, now)
+	return c
 }
 
-// Update points the config at a new URL and sets its active flag (a PUT
-// without is_active re-activates it, since that is how a partner says the
-// endpoint works again). The secret is kept, so partners need not
-// re-configure verification.
-func (c *WebhookConfig) Update(targetURL string, active *bool, now time.Time) {
-	c.targetURL = targetURL
-	c.isActive = active == nil || *active
-	if c.isActive {
-		c.disabledReason = ""
+// Update points the config at a new URL with new delivery settings and sets
+// its active flag (a PUT without is_active re-activates it, since that is
+// how a partner says the endpoint works again). The secret is kept, so
+// partners need not re-configure verification.
+func (c *WebhookConfig) Update(targetURL string, settings DeliverySettings, active *bool, now time.Time) {
+	now = now.UTC().Truncate(time.Millisecond)
+	c.targetURL, c.settings = targetURL, settings
+	c.setActive(active == nil || *active, now)
+	c.updatedAt = now
+}
+
+// setActive re-activates the endpoint with a clean bill of health, or
+// records that its partner switched it off.
+func (c *WebhookConfig) setActive(active bool, now time.Time) {
+	switch {
+	case active:
+		c.Reactivate()
+	case c.isActive || c.disabledReason == "":
+		c.disable(ReasonSwitchedOffByPartner, now)
 	}
-	c.updatedAt = now.UTC().Truncate(time.Millisecond)
 }
 
 // Rotate makes next the signing secret. The old one stays valid for grace,
@@ -228,9 +248,6 @@ func (c *WebhookConfig) SigningSecrets(now time.Time) []Secret {
 	return out
 }
 
-// DisabledReason says why the service switched the endpoint off, if it did.
-func (c *WebhookConfig) DisabledReason() string { return c.disabledReason }
-
 // WebhookConfigRow is the stored form of a WebhookConfig.
 type WebhookConfigRow struct {
 	ID             string
@@ -238,8 +255,11 @@ type WebhookConfigRow struct {
 	TargetURL      string
 	Secret         Secret
 	Previous       []PreviousSecret
+	Settings       DeliverySettings
 	IsActive       bool
+	FailingSince   time.Time
 	DisabledReason string
+	DisabledAt     time.Time
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 }
@@ -247,15 +267,15 @@ type WebhookConfigRow struct {
 // RehydrateWebhookConfig rebuilds a config from storage.
 func RehydrateWebhookConfig(r WebhookConfigRow) *WebhookConfig {
 	return &WebhookConfig{id: r.ID, service: r.Service, targetURL: r.TargetURL, secret: r.Secret,
-		previous: r.Previous, isActive: r.IsActive, disabledReason: r.DisabledReason,
-		createdAt: r.CreatedAt, updatedAt: r.UpdatedAt}
+		previous: r.Previous, settings: r.Settings, isActive: r.IsActive, failingSince: r.FailingSince,
+		disabledReason: r.DisabledReason, disabledAt: r.DisabledAt, createdAt: r.CreatedAt, updatedAt: r.UpdatedAt}
 }
 
 // Row returns the stored form.
 func (c *WebhookConfig) Row() WebhookConfigRow {
 	return WebhookConfigRow{ID: c.id, Service: c.service, TargetURL: c.targetURL, Secret: c.secret,
-		Previous: c.previous, IsActive: c.isActive, DisabledReason: c.disabledReason,
-		CreatedAt: c.createdAt, UpdatedAt: c.updatedAt}
+		Previous: c.previous, Settings: c.settings, IsActive: c.isActive, FailingSince: c.failingSince,
+		DisabledReason: c.disabledReason, DisabledAt: c.disabledAt, CreatedAt: c.createdAt, UpdatedAt: c.updatedAt}
 }
 
 // ID returns the config's id.
@@ -270,5 +290,18 @@ func (c *WebhookConfig) TargetURL() string { return c.targetURL }
 // Secret returns the signing secret.
 func (c *WebhookConfig) Secret() Secret { return c.secret }
 
+// Settings returns how the partner wants events delivered.
+func (c *WebhookConfig) Settings() DeliverySettings { return c.settings }
+
 // IsActive reports whether events are delivered to the config.
 func (c *WebhookConfig) IsActive() bool { return c.isActive }
+
+// DisabledReason says why the endpoint is switched off ("" while active).
+func (c *WebhookConfig) DisabledReason() string { return c.disabledReason }
+
+// DisabledAt says since when the endpoint is switched off (zero while active).
+func (c *WebhookConfig) DisabledAt() time.Time { return c.disabledAt }
+
+// FailingSince says since when the endpoint has failed without a success
+// (zero while healthy).
+func (c *WebhookConfig) FailingSince() time.Time { return c.failingSince }

@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -114,15 +115,27 @@ func TestValidateTargetURL(t *testing.T) {
 	}
 }
 
-func TestGenerateSecret(t *testing.T) {
+// generateSecret draws a secret the way the application does.
+func generateSecret() (domain.Secret, error) {
+	var b [domain.SecretBytes]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return domain.Secret{}, err
+	}
+	return domain.SecretFrom(b), nil
+}
+
+func TestSecretFrom(t *testing.T) {
 	t.Parallel()
-	a, err := domain.GenerateSecret()
+	a, err := generateSecret()
 	require.NoError(t, err)
-	b, err := domain.GenerateSecret()
+	b, err := generateSecret()
 	require.NoError(t, err)
 	assert.Regexp(t, `^aurix_[0-9a-f]{64}$`, a.Reveal())
 	assert.Regexp(t, `^aurix_[0-9a-f]{64}$`, b.Reveal())
 	assert.NotEqual(t, a.Reveal(), b.Reveal())
+	var fixed [domain.SecretBytes]byte
+	fixed[0], fixed[31] = 0xab, 0x01
+	assert.Equal(t, "aurix_ab"+strings.Repeat("00", 30)+"01", domain.SecretFrom(fixed).Reveal())
 }
 
 func TestNewSecret_RevealsItsValue(t *testing.T) {
@@ -134,7 +147,7 @@ func TestNewSecret_RevealsItsValue(t *testing.T) {
 // log line or an error: String, GoString, the %v family, and slog.
 func TestSecret_NeverShowsItsValue(t *testing.T) {
 	t.Parallel()
-	s, err := domain.GenerateSecret()
+	s, err := generateSecret()
 	require.NoError(t, err)
 	value := s.Reveal()
 
@@ -189,7 +202,7 @@ func TestSecret_NeverShowsItsValue(t *testing.T) {
 // that writes "[redacted]" for every verb (GoString's text for %#v).
 func TestSecret_NeverShowsItsValueWithOtherVerbs(t *testing.T) {
 	t.Parallel()
-	s, err := domain.GenerateSecret()
+	s, err := generateSecret()
 	require.NoError(t, err)
 	for _, verb := range []string{"%d", "%t", "%o", "%b", "%e", "%08v"} {
 		out := fmt.Sprintf(verb, s)
@@ -206,9 +219,9 @@ func TestSecret_NeverShowsItsValueWithOtherVerbs(t *testing.T) {
 // String/GoString/LogValue (or Format) that omits the secret.
 func TestWebhookConfig_PrintingHidesSecret(t *testing.T) {
 	t.Parallel()
-	s, err := domain.GenerateSecret()
+	s, err := generateSecret()
 	require.NoError(t, err)
-	cfg := domain.NewWebhookConfig("c1", "topkee", "https://your-backend.com/webhooks/aurix", true, s,
+	cfg := domain.NewWebhookConfig("c1", "topkee", "https://your-backend.com/webhooks/aurix", domain.DeliverySettings{}, true, s,
 		time.Date(2024, 1, 23, 10, 30, 0, 0, time.UTC))
 
 	var text bytes.Buffer
@@ -228,13 +241,13 @@ func TestWebhookConfig_SecretKeptWhenURLChanges(t *testing.T) {
 	t.Parallel()
 	s := domain.NewSecret("aurix_" + strings.Repeat("ab", 32))
 	created := time.Date(2024, 1, 23, 10, 30, 0, 0, time.UTC)
-	cfg := domain.NewWebhookConfig("c1", "topkee", "https://a.example.com/hook", true, s, created)
+	cfg := domain.NewWebhookConfig("c1", "topkee", "https://a.example.com/hook", domain.DeliverySettings{}, true, s, created)
 	inactive := false
-	cfg.Update("https://b.example.com/hook", &inactive, created.Add(time.Hour))
+	cfg.Update("https://b.example.com/hook", domain.DeliverySettings{}, &inactive, created.Add(time.Hour))
 	assert.Equal(t, "https://b.example.com/hook", cfg.TargetURL())
 	assert.False(t, cfg.IsActive())
 	assert.Equal(t, s.Reveal(), cfg.Secret().Reveal())
-	cfg.Update("https://c.example.com/hook", nil, created.Add(2*time.Hour))
+	cfg.Update("https://c.example.com/hook", domain.DeliverySettings{}, nil, created.Add(2*time.Hour))
 	assert.True(t, cfg.IsActive(), "a PUT without is_active re-activates")
 	assert.Equal(t, s.Reveal(), cfg.Secret().Reveal())
 }

@@ -29,10 +29,15 @@ type ClickRecorder interface {
 }
 
 // PutWebhookConfigCommand registers or updates a service's webhook endpoint.
+// A field left out (nil) takes its default: every event type, lead
+// ordering, no rate limit, active.
 type PutWebhookConfigCommand struct {
-	Service  string
-	URL      string
-	IsActive *bool
+	Service      string
+	URL          string
+	IsActive     *bool
+	EventTypes   []string
+	Ordering     string
+	MaxPerSecond *int
 }
 
 // WebhookConfigView is a webhook config as shown to its owner, secret included.
@@ -42,6 +47,11 @@ type WebhookConfigView struct {
 	TargetURL   string
 	Secret      domain.Secret
 	IsActive    bool
+	Settings    domain.DeliverySettings
+	// DisabledReason and DisabledAt say why and since when an inactive
+	// endpoint is switched off.
+	DisabledReason string
+	DisabledAt     *time.Time
 }
 
 // WebhookConfigManager registers and shows webhook configs.
@@ -50,39 +60,42 @@ type WebhookConfigManager interface {
 	GetWebhookConfig(ctx context.Context, service string) (WebhookConfigView, error)
 }
 
-// EventDispatcher fans one outbox event out to every active webhook config
-// and returns the event it dispatched (empty when it no longer exists).
-type EventDispatcher interface {
-	Dispatch(ctx context.Context, outboxID int64) (OutboxEvent, error)
+// ClaimRoom is how many attempts a worker can start now, first attempts and
+// retries counted apart (so a backlog of retries never holds up new events).
+type ClaimRoom struct {
+	FirstAttempts int
+	Retries       int
 }
 
-// DeliveryRequest names one attempt of one delivery series.
-type DeliveryRequest struct {
-	DeliveryID int64
-	// Attempt counts from 1 within the series; a request whose attempt is
-	// not the series' next one is stale (already made) and is skipped.
-	Attempt int
+// Claimed is a delivery a worker owns now, with what it needs to attempt it.
+type Claimed struct {
+	Job    DeliveryJob
+	Config *domain.WebhookConfig
+	// StartAt is when the attempt may start (the config's rate limit).
+	StartAt time.Time
 }
 
-// DeliveryOutcome says how an attempt ended.
-type DeliveryOutcome struct {
+// AttemptReport says how one attempt went.
+type AttemptReport struct {
+	Attempt    int
+	StatusCode int
 	// Status is the delivery's status after the attempt.
 	Status domain.DeliveryStatus
-	// Skipped is true when nothing was sent (stale request, delivery
-	// finished, or config gone).
-	Skipped bool
-	// StatusCode is the receiver's status, 0 when none was received.
-	StatusCode int
-	// Err describes a failed attempt.
-	Err error
-	// RetryAt is when the next attempt runs, zero when none will.
-	RetryAt time.Time
-	// Event and Service say what was delivered to whom, for tracing.
-	Event   OutboxEvent
-	Service string
+	// Err describes a failed attempt ("" for a success).
+	Err string
+	// Interrupted is true when the process stopped the attempt; it did not
+	// count and the delivery is due again.
+	Interrupted bool
 }
 
-// EventDeliverer performs one delivery attempt and schedules what follows.
-type EventDeliverer interface {
-	Deliver(ctx context.Context, req DeliveryRequest) (DeliveryOutcome, error)
+// DeliveryWork is what a worker process does with deliveries.
+type DeliveryWork interface {
+	// Due lists the configs with deliveries waiting for a worker.
+	Due(ctx context.Context) ([]DueConfig, error)
+	// Claim takes due deliveries of one config for owner.
+	Claim(ctx context.Context, owner, configID string, room ClaimRoom) ([]Claimed, error)
+	// Attempt makes a claimed delivery's attempt and records its outcome.
+	Attempt(ctx context.Context, owner string, c Claimed) (AttemptReport, error)
+	// Release hands claimed deliveries back unattempted.
+	Release(ctx context.Context, owner string, ids []int64) error
 }

@@ -33,8 +33,21 @@ type HostResolver interface {
 	LookupNetIP(ctx context.Context, host string) ([]netip.Addr, error)
 }
 
+// Random is the service's source of randomness: the domain mints secrets
+// and jitters retries with what it draws.
+type Random interface {
+	// Float64 returns a number in [0, 1) (retry jitter; not secret).
+	Float64() float64
+	// Secret returns bytes from a cryptographically secure source.
+	Secret() ([domain.SecretBytes]byte, error)
+}
+
 // UnitOfWork runs fn in one database transaction: every repository reached
-// through tx writes in it, and it commits only when fn returns nil.
+// through tx writes in it, and it commits only when fn returns nil. A
+// transaction that failed on a conflict the database can resolve by running
+// it again (a unique key taken by a concurrent writer, a serialization
+// failure, a deadlock) is run again from the start a few times; fn must
+// therefore draw anything random afresh on each run.
 type UnitOfWork interface {
 	Do(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 }
@@ -47,7 +60,6 @@ type Tx interface {
 	Conversations() ConversationRepository
 	Leads() LeadRepository
 	Deliveries() DeliveryRepository
-	EndpointHealth() EndpointHealth
 }
 
 // InboundSourceRepository stores clicks.
@@ -68,16 +80,25 @@ type WebhookConfigRepository interface {
 	// ByServiceForUpdate is ByService with the row locked until the
 	// transaction ends.
 	ByServiceForUpdate(ctx context.Context, service string) (*domain.WebhookConfig, error)
+	// ByIDs returns the configs with these ids.
+	ByIDs(ctx context.Context, ids []string) ([]*domain.WebhookConfig, error)
+	// ByIDsForUpdate returns the configs with these ids, locked until the
+	// transaction ends (in id order, so concurrent callers cannot deadlock).
+	ByIDsForUpdate(ctx context.Context, ids []string) ([]*domain.WebhookConfig, error)
 	Save(ctx context.Context, c *domain.WebhookConfig) error
 	// Active lists the configs that receive events, as seen by the
 	// transaction.
 	Active(ctx context.Context) ([]*domain.WebhookConfig, error)
+	// FailingBefore lists the active configs whose failure clock started
+	// before t, locked until the transaction ends.
+	FailingBefore(ctx context.Context, t time.Time) ([]*domain.WebhookConfig, error)
 }
 
 // Outbox appends events in the caller's transaction.
 type Outbox interface {
 	// Append stores each event's fixed payload bytes and returns the
-	// stored events' identities (ID, EventID, Type, CreatedAt), in order.
+	// stored events' identities (ID, EventID, Type, LeadKey, CreatedAt), in
+	// order.
 	Append(ctx context.Context, events ...domain.Event) ([]OutboxEvent, error)
 }
 
@@ -88,21 +109,16 @@ type OutboxEvent struct {
 	Type          domain.EventType
 	Payload       []byte
 	CorrelationID string
+	LeadKey       string
 	CreatedAt     time.Time
 	// TraceContext is the W3C trace context of the request that emitted
 	// the event (traceparent, tracestate).
 	TraceContext map[string]string
 }
 
-// OutboxReader reads stored events.
-type OutboxReader interface {
-	// OutboxEvent returns the event or domain.ErrNotFound.
-	OutboxEvent(ctx context.Context, id int64) (OutboxEvent, error)
-}
-
-// ActiveConfigLister lists the configs that receive events.
-type ActiveConfigLister interface {
-	ActiveWebhookConfigs(ctx context.Context) ([]*domain.WebhookConfig, error)
+// Ref is what a delivery of the event needs to know of it.
+func (e OutboxEvent) Ref() domain.EventRef {
+	return domain.EventRef{OutboxID: e.ID, EventID: e.EventID, Type: e.Type, LeadKey: e.LeadKey}
 }
 
 // WebhookRequest is one signed delivery attempt to send.
@@ -133,86 +149,129 @@ type WebhookSender interface {
 	Send(ctx context.Context, req WebhookRequest) (WebhookResponse, error)
 }
 
-// DeliveryAttempt is the record of one attempt.
-type DeliveryAttempt struct {
-	DeliveryID  int64
-	EventID     string
-	ConfigID    string
-	Attempt     int
-	StatusCode  int
-	Duration    time.Duration
-	Error       string
-	Response    []byte
-	AttemptedAt time.Time
-}
-
-// DeliveryTarget is everything one attempt needs.
-type DeliveryTarget struct {
-	DeliveryID int64
-	Status     domain.DeliveryStatus
-	// Attempts made so far in this series.
-	Attempts int
-	Event    OutboxEvent
-	Config   *domain.WebhookConfig
-}
-
-// DeliveryReader loads delivery targets outside a transaction.
-type DeliveryReader interface {
-	// DeliveryTarget returns the delivery or domain.ErrNotFound.
-	DeliveryTarget(ctx context.Context, deliveryID int64) (DeliveryTarget, error)
-}
-
-// SuccessRecorder records a successful attempt and the delivery's final
-// state outside a use-case transaction. It may group concurrent callers
-// into one transaction (a group commit); it returns once this caller's
-// attempt is durable, or with an error when it is not.
-type SuccessRecorder interface {
-	RecordSuccess(ctx context.Context, a DeliveryAttempt, s DeliveryState) error
-}
-
-// DeliveryState is a delivery's state after an attempt.
-type DeliveryState struct {
-	DeliveryID     int64
-	Status         domain.DeliveryStatus
-	Attempts       int
-	LastStatusCode int
-	LastError      string
-	NextAttemptAt  *time.Time
-	FinishedAt     *time.Time
-}
-
-// NewDelivery opens one delivery series of an event to a config.
-type NewDelivery struct {
-	OutboxID  int64
-	EventID   string
-	EventType domain.EventType
-	ConfigID  string
-	// Service is the config's integration service, for operators.
-	Service string
-	// Series is 0 for the first delivery, higher for redeliveries.
-	Series    int
-	CreatedAt time.Time
-}
-
-// DeliveryRepository writes deliveries in the caller's transaction.
+// DeliveryRepository stores deliveries in the caller's transaction. A
+// delivery is also a job: the worker process that claims it owns it (its
+// process id is stored with it) until its attempt's outcome is saved, and
+// the in-flight cap of its config counts owned deliveries in every process.
 type DeliveryRepository interface {
-	// Open creates the series that do not exist yet and schedules their
-	// first attempt; it returns the ids it created.
-	Open(ctx context.Context, ds []NewDelivery) ([]int64, error)
+	// Open stores new deliveries and returns those it created, with their
+	// ids. A series that exists already, or a second pending delivery of
+	// one event to one config, is not created.
+	Open(ctx context.Context, ds []*domain.Delivery) ([]*domain.Delivery, error)
 	// NextSeries is one more than the highest series of the event and config.
 	NextSeries(ctx context.Context, outboxID int64, configID string) (int, error)
-	RecordAttempt(ctx context.Context, a DeliveryAttempt) error
-	Update(ctx context.Context, s DeliveryState) error
-	// ScheduleAttempt schedules attempt number attempt of the delivery at at.
-	ScheduleAttempt(ctx context.Context, deliveryID int64, configID string, attempt int, at time.Time) error
+	// LockLimits locks the config's delivery limits until the transaction
+	// ends (claims of one config are taken one at a time, in every process)
+	// and returns the config with how many of its deliveries are owned now.
+	LockLimits(ctx context.Context, configID string) (ClaimLimits, error)
+	// SaveRateLimit stores where the config's rate limit stands.
+	SaveRateLimit(ctx context.Context, configID string, r domain.RateLimit) error
+	// ClaimDue makes owner the owner of up to q.Limit deliveries of the
+	// config that are due at q.Now, oldest due first, and returns them
+	// with their events. Deliveries that must wait for an earlier event of
+	// their lead (q.Ordered) are not due.
+	ClaimDue(ctx context.Context, q ClaimQuery) ([]DeliveryJob, error)
+	// SaveOutcomes stores each delivery's state after an attempt (or after
+	// being abandoned) with the attempt's record, and ends the owner's
+	// claim on it. A delivery the owner no longer owns (its process was
+	// declared dead meanwhile) keeps its state; its attempt is recorded.
+	SaveOutcomes(ctx context.Context, owner string, outcomes []DeliveryOutcome) error
+	// Release ends the owner's claim on deliveries without an attempt, so
+	// that they are due again at once.
+	Release(ctx context.Context, owner string, ids []int64) error
 }
 
-// EndpointHealth tracks failing endpoints in the caller's transaction.
-type EndpointHealth interface {
-	// MarkFailing notes a failed attempt and returns since when the
-	// endpoint has failed without a success.
-	MarkFailing(ctx context.Context, configID string, at time.Time) (time.Time, error)
-	MarkHealthy(ctx context.Context, configID string) error
-	// Deactivate switches the endpoint off with a reason.
-	Deactivate(ctx context.Context, configID, reason string, at time.Time) error
+// ClaimLimits is what bounds a claim on one config's deliveries.
+type ClaimLimits struct {
+	Config *domain.WebhookConfig
+	// InFlight counts the config's deliveries owned by any process.
+	InFlight int
+	Rate     domain.RateLimit
+}
+
+// ClaimQuery selects due deliveries of one config.
+type ClaimQuery struct {
+	ConfigID string
+	Owner    string
+	Now      time.Time
+	// Ordered makes a delivery wait while an earlier event of its lead is
+	// pending to the same config.
+	Ordered bool
+	// Retries selects retries (attempts made) instead of first attempts.
+	Retries bool
+	Limit   int
+}
+
+// DeliveryJob is a claimed delivery with what its attempt sends.
+type DeliveryJob struct {
+	Delivery *domain.Delivery
+	Event    OutboxEvent
+}
+
+// DeliveryOutcome is a delivery's state after an attempt, and the attempt.
+type DeliveryOutcome struct {
+	Delivery *domain.Delivery
+	// Attempt is nil when the delivery was abandoned without an attempt.
+	Attempt *domain.DeliveryAttempt
+}
+
+// DueConfig is a webhook config with deliveries waiting for a worker.
+type DueConfig struct {
+	ConfigID string
+	// NextDue is when its earliest unowned pending delivery is due (maybe
+	// in the future).
+	NextDue time.Time
+	// RetriesDue reports whether some of those due now are retries.
+	RetriesDue bool
+}
+
+// DeliveryQueue tells the delivery workers where work is waiting.
+type DeliveryQueue interface {
+	// Due lists the configs with unowned pending deliveries, with when the
+	// earliest of them is due.
+	Due(ctx context.Context, now time.Time) ([]DueConfig, error)
+}
+
+// ProcessInfo describes a running aurix process to the others.
+type ProcessInfo struct {
+	ID       string
+	Role     string
+	Hostname string
+	PID      int
+}
+
+// ProcessRegistry records which worker processes are alive, so that the
+// deliveries a dead process held are handed to the living, and only then.
+type ProcessRegistry interface {
+	// Join registers the process and opens its liveness session: while
+	// the session's connection lives, the others know the process does.
+	Join(ctx context.Context, p ProcessInfo) (ProcessSession, error)
+	// ReleaseDead declares dead every process silent for longer than
+	// silentFor, or for longer than lockless while its liveness session
+	// is gone (by the database's clock), and hands its deliveries back.
+	ReleaseDead(ctx context.Context, silentFor, lockless time.Duration) (processes, deliveries int, err error)
+}
+
+// ProcessSession is one process's registration and liveness connection.
+type ProcessSession interface {
+	// ID is the process id claims are made under.
+	ID() string
+	// Heartbeat records that the process is alive and hands back whatever
+	// it owns that is not in working (a claim it lost track of). alive is
+	// false when the process had been declared dead: it must join again.
+	// An error means the liveness connection is gone or failing.
+	Heartbeat(ctx context.Context, working []int64) (alive bool, err error)
+	// Leave removes the process and hands back what it still owns.
+	Leave(ctx context.Context) error
+	// Close drops the liveness connection without leaving.
+	Close()
+}
+
+// Gauges keeps measurements that one process takes for all (the periodic
+// maintenance), so that every process can show them without repeating the
+// query.
+type Gauges interface {
+	// OldestPending returns when the oldest pending delivery was opened.
+	OldestPending(ctx context.Context) (time.Time, bool, error)
+	SaveGauge(ctx context.Context, name string, value float64) error
 }

@@ -17,6 +17,9 @@ type Telemetry interface {
 	DeliveryAttempted(ctx context.Context, outcome string, statusCode int)
 	// EventDelivered reports the time from an event's creation to its 2xx.
 	EventDelivered(ctx context.Context, latency time.Duration)
+	// DeliveryExhausted reports a delivery to the integration whose every
+	// scheduled attempt failed.
+	DeliveryExhausted(ctx context.Context, integration string)
 }
 
 // NoTelemetry discards every measurement.
@@ -33,3 +36,6 @@ func (NoTelemetry) DeliveryAttempted(context.Context, string, int) {}
 
 // EventDelivered does nothing.
 func (NoTelemetry) EventDelivered(context.Context, time.Duration) {}
+
+// DeliveryExhausted does nothing.
+func (NoTelemetry) DeliveryExhausted(context.Context, string) {}

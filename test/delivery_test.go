@@ -58,6 +58,11 @@ func TestGoneDeactivatesTheEndpoint(t *testing.T) {
 		_, raw := svc.do(t, http.MethodGet, "/api/integrations/topkee/webhook-config", topkeeKey, nil)
 		return strings.Contains(string(raw), `"is_active":false`)
 	}, 10*time.Second, 100*time.Millisecond)
+	// The partner and the operator can tell why and since when.
+	cfg := svc.webhookConfig(t)
+	assert.Equal(t, "the endpoint answered 410 Gone", cfg["disabled_reason"])
+	assert.Regexp(t, timestampPattern, cfg["disabled_at"])
+	assert.Regexp(t, `(?m)^aurix_endpoint_disabled\{integration="topkee"[^}]*\} 1$`, svc.metrics(t))
 	svc.click(t, partnerClickURL, "")
 	time.Sleep(1500 * time.Millisecond)
 	assert.Len(t, rc.deliveries(), 1, "nothing more is sent to a deactivated endpoint")
@@ -65,8 +70,20 @@ func TestGoneDeactivatesTheEndpoint(t *testing.T) {
 
 	// Re-activation sends the next event.
 	svc.registerWebhook(t, rc.URL)
+	cfg = svc.webhookConfig(t)
+	assert.Nil(t, cfg["disabled_reason"])
+	assert.Nil(t, cfg["disabled_at"])
+	assert.Regexp(t, `(?m)^aurix_endpoint_disabled\{integration="topkee"[^}]*\} 0$`, svc.metrics(t))
 	svc.click(t, partnerClickURL, "")
 	rc.waitFor(t, 2, 15*time.Second)
+}
+
+// metrics returns the /metrics page.
+func (s *service) metrics(t *testing.T) string {
+	t.Helper()
+	resp, raw := s.do(t, http.MethodGet, "/metrics", "", nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	return string(raw)
 }
 
 // TestRedirectIsAFailure: a 302 is not followed and counts as a failed attempt.
@@ -174,6 +191,8 @@ func TestDeliveryLogRedeliverAndRecover(t *testing.T) {
 		return len(failed.Data) == 1
 	}, 10*time.Second, 100*time.Millisecond)
 	item := failed.Data[0]
+	assert.Equal(t, "exhausted", item["status"], "every scheduled attempt failed")
+	assert.Regexp(t, `(?m)^aurix_deliveries_exhausted_total\{integration="topkee"[^}]*\} 1$`, svc.metrics(t))
 	assert.Equal(t, eventID, item["event_id"])
 	assert.Equal(t, "widget.click", item["event_type"])
 	attempts := item["attempts"].([]any)

@@ -137,6 +137,10 @@ func newHostile(t *testing.T, svc *service) *hostile {
 	parts := make([]string, len(appTables))
 	for i, table := range appTables {
 		parts[i] = "(SELECT count(*) FROM " + table + ")"
+		if table == "river_job" {
+			// River's periodic maintenance rounds come and go by themselves.
+			parts[i] = "(SELECT count(*) FROM river_job WHERE queue <> 'maintenance')"
+		}
 	}
 	h.countSQL = "SELECT ARRAY[" + strings.Join(parts, ", ") + "]"
 

@@ -126,7 +126,7 @@ func TestTraceReachesJaeger(t *testing.T) {
 			if tag.Key == "db.system" || tag.Key == "db.system.name" {
 				db++
 			}
-			if tag.Key == "otel.scope.name" && tag.Value == "github.com/aurix/integrations/adapters/river" {
+			if tag.Key == "otel.scope.name" && tag.Value == "github.com/aurix/integrations/adapters/worker" {
 				river++
 			}
 		}

@@ -11,15 +11,18 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	riveradapter "github.com/aurix/integrations/adapters/river"
 )
 
-// riverUIQueue is the queue River UI must show: the first-attempt queue.
-const riverUIQueue = "deliver"
+// riverUIQueue is the queue River UI must show: the periodic maintenance
+// (deliveries are rows the workers claim, not River jobs).
+const riverUIQueue = riveradapter.QueueMaintenance
 
 // TestRiverUIInRealBrowser: an operator opens /riverui/ in a browser, the
 // browser asks for the admin credentials (a Basic challenge: it would show
 // its login prompt, answered here the way that prompt answers it), and River
-// UI's queues page lists the delivery queue.
+// UI's queues page lists the maintenance queue.
 func TestRiverUIInRealBrowser(t *testing.T) {
 	const user, password = "ops", "s3cret-admin"
 	svc := startService(t, map[string]string{"AURIX_ADMIN_USER": user, "AURIX_ADMIN_PASSWORD": password})

@@ -21,9 +21,12 @@ import (
 var fakeTools = map[string]string{
 	"id":         `echo "$FAKE_UID"`,
 	"pg_isready": `exit 0`,
-	// apt-get install chromium provides the browser, at CHROMIUM here.
+	// apt-get install chromium provides the browser, at CHROMIUM here;
+	// prometheus and systemd provide promtool and systemd-analyze.
 	"apt-get": `echo "DEBIAN_FRONTEND=$DEBIAN_FRONTEND apt-get $*" >>"$FAKE_LOG"
-case "$*" in *install*chromium*) printf '#!/bin/sh\necho Chromium 1.0\n' >"$CHROMIUM"; chmod +x "$CHROMIUM" ;; esac`,
+case "$*" in *install*chromium*) printf '#!/bin/sh\necho Chromium 1.0\n' >"$CHROMIUM"; chmod +x "$CHROMIUM" ;; esac
+case "$*" in *install*prometheus*) printf '#!/bin/sh\n' >"$FAKE_BIN/promtool"; chmod +x "$FAKE_BIN/promtool" ;; esac
+case "$*" in *install*systemd*) printf '#!/bin/sh\n' >"$FAKE_BIN/systemd-analyze"; chmod +x "$FAKE_BIN/systemd-analyze" ;; esac`,
 	// go build -o BIN makes BIN; go test only says what it was asked.
 	"go": `echo "go $* (in $PWD, JAEGER_BIN=$JAEGER_BIN)" >>"$FAKE_LOG"
 if [ "$1" = build ]; then
@@ -66,7 +69,7 @@ func newFreshMachine(t *testing.T, task string, uid string, without ...string) *
 	m := &freshMachine{task: task, dir: dir, log: filepath.Join(dir, "log"),
 		chromium: filepath.Join(dir, "chromium"), jaeger: filepath.Join(dir, "cache", "aurix", "jaeger-v1.76.0")}
 	m.env = []string{"PATH=" + bin, "HOME=" + filepath.Join(dir, "home"), "XDG_CACHE_HOME=" + filepath.Join(dir, "cache"),
-		"CHROMIUM=" + m.chromium, "FAKE_LOG=" + m.log, "FAKE_UID=" + uid}
+		"CHROMIUM=" + m.chromium, "FAKE_LOG=" + m.log, "FAKE_UID=" + uid, "FAKE_BIN=" + bin}
 	return m
 }
 
@@ -101,10 +104,23 @@ func TestTestTaskBringsChromiumAndJaeger(t *testing.T) {
 
 	out, log, err := m.run(t, "test")
 	require.NoError(t, err, out)
-	require.Len(t, log, 4, "apt-get update, apt-get install, go build (Jaeger), go test:\n%s\n%s", strings.Join(log, "\n"), out)
-	setup, goTest := log[:3], log[3]
+	require.Len(t, log, 6, "apt-get update and install (chromium), apt-get update and install (promtool, systemd-analyze), go build (Jaeger), go test:\n%s\n%s",
+		strings.Join(log, "\n"), out)
+	setup, goTest := log[:5], log[5]
 	assert.Contains(t, setup, "DEBIAN_FRONTEND=noninteractive apt-get update -q")
 	assert.Contains(t, setup, "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium")
+	assert.Contains(t, setup, "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus systemd")
+	var apt []string
+	for _, l := range setup {
+		if strings.Contains(l, "apt-get") {
+			apt = append(apt, l)
+		}
+	}
+	assert.Equal(t, []string{"DEBIAN_FRONTEND=noninteractive apt-get update -q",
+		"DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium",
+		"DEBIAN_FRONTEND=noninteractive apt-get update -q",
+		"DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus systemd"}, apt,
+		"one apt-get at a time (dpkg's lock)")
 	assert.Contains(t, setup, "go build -o "+m.jaeger+" github.com/jaegertracing/jaeger/cmd/jaeger (in "+
 		filepath.Join(modRoot, ".tools", "jaeger")+", JAEGER_BIN=)")
 	assert.Equal(t, "go test -count=1 -timeout 30m ./... (in "+modRoot+", JAEGER_BIN="+m.jaeger+")", goTest,

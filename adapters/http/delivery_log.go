@@ -38,9 +38,6 @@ func deliveryItemOf(d ports.DeliveryRecord) deliveryItem {
 	it := deliveryItem{DeliveryID: d.DeliveryID, EventID: d.EventID, EventType: d.EventType, Series: d.Series,
 		Status: d.Status, CreatedAt: domain.Timestamp(d.CreatedAt), NextAttemptAt: domain.TimestampPtr(d.NextAttemptAt),
 		FinishedAt: domain.TimestampPtr(d.FinishedAt), Attempts: make([]attemptItem, len(d.Attempts))}
-	if d.Status != domain.DeliveryPending {
-		it.NextAttemptAt = nil
-	}
 	for i, a := range d.Attempts {
 		ai := attemptItem{Attempt: a.Attempt, AttemptedAt: domain.Timestamp(a.AttemptedAt),
 			DurationMS: float64(a.Duration.Microseconds()) / 1000, ResponseExcerpt: excerpt(a.Response)}
@@ -68,6 +65,7 @@ func excerpt(b []byte) string {
 
 var deliveryStatuses = map[string]domain.DeliveryStatus{
 	"succeeded": domain.DeliverySucceeded, "failed": domain.DeliveryFailed, "pending": domain.DeliveryPending,
+	"exhausted": domain.DeliveryExhausted,
 }
 
 func (h *handlers) listDeliveries(w http.ResponseWriter, r *http.Request) {
@@ -77,7 +75,7 @@ func (h *handlers) listDeliveries(w http.ResponseWriter, r *http.Request) {
 	if v, ok := q["status"]; ok {
 		st, known := deliveryStatuses[v[0]]
 		if !known {
-			fields = append(fields, domain.FieldError{Field: "status", Message: "must be succeeded, failed or pending"})
+			fields = append(fields, domain.FieldError{Field: "status", Message: "must be pending, succeeded, failed or exhausted"})
 		}
 		dq.Status = st
 	}

@@ -158,6 +158,27 @@ func NewRouter(d Deps) *mux.Router {
 	return r
 }
 
+// NewOpsRouter serves what a worker process offers: /healthz, /readyz and
+// /metrics.
+func NewOpsRouter(d Deps) *mux.Router {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	h := &handlers{deps: d}
+	r := mux.NewRouter()
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeProblem(w, Problem{Type: "/problems/not-found", Title: "Not found", Status: http.StatusNotFound,
+			Detail: "no such route: a worker process serves only /healthz, /readyz and /metrics"})
+	})
+	r.Use(recoverer(d.Logger), nameSpanByRoute)
+	r.HandleFunc("/healthz", h.healthz).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/readyz", h.readyz).Methods(http.MethodGet, http.MethodHead)
+	if d.Metrics != nil {
+		r.Handle("/metrics", d.Metrics).Methods(http.MethodGet)
+	}
+	return r
+}
+
 // NewMetricsRouter serves metrics at GET /metrics and nothing else, for a
 // listener of its own (AURIX_METRICS_ADDR) that need not be public.
 func NewMetricsRouter(metrics http.Handler) *mux.Router {

@@ -59,7 +59,9 @@ func Open(ctx context.Context, url string, opts PoolOptions) (*DB, error) {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
 	lcfg := cfg.Copy()
-	lcfg.MaxConns = 2
+	// River's notifier, the delivery workers' LISTEN and a worker
+	// process's liveness session each hold one.
+	lcfg.MaxConns = 4
 	listener, err := pgxpool.NewWithConfig(ctx, lcfg)
 	if err != nil {
 		pool.Close()

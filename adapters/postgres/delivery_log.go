@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aurix/integrations/domain"
 	"github.com/aurix/integrations/ports"
 )
 
@@ -72,7 +73,13 @@ func stripNewlines(s string) string {
 func (s *Store) Deliveries(ctx context.Context, q ports.DeliveryLogQuery, limit int, yield func(ports.DeliveryRecord, ports.PageKey) error) error {
 	where := []string{"d.webhook_config_id = $1"}
 	args := []any{q.ConfigID}
-	if q.Status != "" {
+	switch q.Status {
+	case "":
+	case domain.DeliveryFailed:
+		// "failed" lists every delivery that ended without success,
+		// exhausted ones included.
+		where = append(where, "d.status IN ('failed', 'exhausted')")
+	default:
 		args = append(args, string(q.Status))
 		where = append(where, "d.status = $"+strconv.Itoa(len(args)))
 	}
@@ -118,10 +125,10 @@ func (s *Store) FailedSince(ctx context.Context, configID string, since time.Tim
 	err := s.db.NewRaw(`SELECT o.* FROM outbox o WHERE o.id IN (
 		SELECT DISTINCT ON (d.outbox_id) d.outbox_id FROM webhook_deliveries d
 		WHERE d.webhook_config_id = ? AND d.outbox_id IN (
-			SELECT outbox_id FROM webhook_deliveries WHERE webhook_config_id = ? AND status = 'failed' AND created_at >= ?)
+			SELECT outbox_id FROM webhook_deliveries WHERE webhook_config_id = ? AND status IN ('failed', 'exhausted') AND created_at >= ?)
 		ORDER BY d.outbox_id, d.series DESC)
 		AND (SELECT status FROM webhook_deliveries d2 WHERE d2.outbox_id = o.id AND d2.webhook_config_id = ?
-			ORDER BY d2.series DESC LIMIT 1) = 'failed'
+			ORDER BY d2.series DESC LIMIT 1) IN ('failed', 'exhausted')
 		ORDER BY o.id`, configID, configID, since, configID).Scan(ctx, &ms)
 	if err != nil {
 		return nil, classify(err, "select failed deliveries")

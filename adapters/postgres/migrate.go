@@ -63,8 +63,29 @@ func (m *Migrator) river() (*rivermigrate.Migrator[*sql.Tx], error) {
 	return mg, nil
 }
 
-// Up applies River's schema and then every pending app migration.
+// migrationLock is the advisory lock that makes processes starting at the
+// same moment migrate one after another: the first applies the schema, the
+// others wait and then find nothing to do.
+const migrationLock = 7_270_001
+
+// Up applies River's schema and then every pending app migration, holding
+// the migration lock.
 func (m *Migrator) Up(ctx context.Context) error {
+	conn, err := m.db.Pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrationLock); err != nil {
+		return fmt.Errorf("take the migration lock: %w", err)
+	}
+	defer func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLock)
+	}()
+	return m.up(ctx)
+}
+
+func (m *Migrator) up(ctx context.Context) error {
 	rm, err := m.river()
 	if err != nil {
 		return err
@@ -79,6 +100,27 @@ func (m *Migrator) Up(ctx context.Context) error {
 	defer done()
 	if err := mg.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
 		return fmt.Errorf("migrate app schema up: %w", err)
+	}
+	return nil
+}
+
+// UpTo applies River's schema and the app migrations up to version (an
+// earlier version's schema, for tests that upgrade a populated database).
+func (m *Migrator) UpTo(ctx context.Context, version uint) error {
+	rm, err := m.river()
+	if err != nil {
+		return err
+	}
+	if _, err := rm.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("migrate river schema up: %w", err)
+	}
+	mg, done, err := m.appMigrate()
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := mg.Migrate(version); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+		return fmt.Errorf("migrate app schema to %d: %w", version, err)
 	}
 	return nil
 }

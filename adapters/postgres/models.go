@@ -46,8 +46,13 @@ type webhookConfigModel struct {
 	TargetURL       string           `bun:"target_url"`
 	Secret          string           `bun:"secret"`
 	PreviousSecrets []previousSecret `bun:"previous_secrets,type:jsonb"`
+	EventTypes      []string         `bun:"event_types,array"`
+	Ordering        string           `bun:"ordering"`
+	MaxPerSecond    *int             `bun:"max_per_second"`
 	IsActive        bool             `bun:"is_active"`
+	FailingSince    *time.Time       `bun:"failing_since"`
 	DisabledReason  string           `bun:"disabled_reason"`
+	DisabledAt      *time.Time       `bun:"disabled_at"`
 	CreatedAt       time.Time        `bun:"created_at"`
 	UpdatedAt       time.Time        `bun:"updated_at"`
 }
@@ -63,9 +68,36 @@ func webhookConfigFrom(c *domain.WebhookConfig) *webhookConfigModel {
 	for i, p := range r.Previous {
 		prev[i] = previousSecret{Secret: p.Secret.Reveal(), ExpiresAt: p.ExpiresAt}
 	}
-	return &webhookConfigModel{ID: r.ID, ServiceName: r.Service, TargetURL: r.TargetURL,
-		Secret: r.Secret.Reveal(), PreviousSecrets: prev, IsActive: r.IsActive, DisabledReason: r.DisabledReason,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	m := &webhookConfigModel{ID: r.ID, ServiceName: r.Service, TargetURL: r.TargetURL,
+		Secret: r.Secret.Reveal(), PreviousSecrets: prev, Ordering: string(r.Settings.Ordering),
+		IsActive: r.IsActive, FailingSince: timePtr(r.FailingSince), DisabledReason: r.DisabledReason,
+		DisabledAt: timePtr(r.DisabledAt), CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	if r.Settings.EventTypes != nil {
+		m.EventTypes = make([]string, len(r.Settings.EventTypes))
+		for i, t := range r.Settings.EventTypes {
+			m.EventTypes[i] = string(t)
+		}
+	}
+	if r.Settings.MaxPerSecond > 0 {
+		n := r.Settings.MaxPerSecond
+		m.MaxPerSecond = &n
+	}
+	return m
+}
+
+// timePtr stores a zero time as NULL.
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func timeOf(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
 }
 
 func (m *webhookConfigModel) domain() *domain.WebhookConfig {
@@ -73,9 +105,20 @@ func (m *webhookConfigModel) domain() *domain.WebhookConfig {
 	for i, p := range m.PreviousSecrets {
 		prev[i] = domain.PreviousSecret{Secret: domain.NewSecret(p.Secret), ExpiresAt: p.ExpiresAt}
 	}
+	settings := domain.DeliverySettings{Ordering: domain.Ordering(m.Ordering)}
+	if m.EventTypes != nil {
+		settings.EventTypes = make([]domain.EventType, len(m.EventTypes))
+		for i, t := range m.EventTypes {
+			settings.EventTypes[i] = domain.EventType(t)
+		}
+	}
+	if m.MaxPerSecond != nil {
+		settings.MaxPerSecond = *m.MaxPerSecond
+	}
 	return domain.RehydrateWebhookConfig(domain.WebhookConfigRow{ID: m.ID, Service: m.ServiceName,
-		TargetURL: m.TargetURL, Secret: domain.NewSecret(m.Secret), Previous: prev, IsActive: m.IsActive,
-		DisabledReason: m.DisabledReason, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt})
+		TargetURL: m.TargetURL, Secret: domain.NewSecret(m.Secret), Previous: prev, Settings: settings,
+		IsActive: m.IsActive, FailingSince: timeOf(m.FailingSince), DisabledReason: m.DisabledReason,
+		DisabledAt: timeOf(m.DisabledAt), CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt})
 }
 
 type outboxModel struct {
@@ -86,6 +129,7 @@ type outboxModel struct {
 	EventType     string          `bun:"event_type"`
 	Payload       []byte          `bun:"payload,type:bytea"`
 	CorrelationID string          `bun:"correlation_id"`
+	LeadKey       *string         `bun:"lead_key"`
 	TraceContext  json.RawMessage `bun:"trace_context,type:jsonb"`
 	CreatedAt     time.Time       `bun:"created_at"`
 }

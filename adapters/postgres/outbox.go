@@ -38,7 +38,7 @@ func (o outbox) Append(ctx context.Context, events ...domain.Event) ([]ports.Out
 			return nil, err
 		}
 		rows[i] = outboxModel{EventID: e.ID, EventType: string(e.Type), Payload: payload,
-			CorrelationID: e.CorrelationID, TraceContext: traceContext, CreatedAt: e.OccurredAt}
+			CorrelationID: e.CorrelationID, LeadKey: nullable(e.LeadKey), TraceContext: traceContext, CreatedAt: e.OccurredAt}
 	}
 	if _, err := o.tx.NewInsert().Model(&rows).Returning("id").Exec(ctx); err != nil {
 		return nil, classify(err, "insert outbox events")
@@ -46,7 +46,7 @@ func (o outbox) Append(ctx context.Context, events ...domain.Event) ([]ports.Out
 	out := make([]ports.OutboxEvent, len(rows))
 	for i, r := range rows {
 		out[i] = ports.OutboxEvent{ID: r.ID, EventID: r.EventID, Type: domain.EventType(r.EventType),
-			CorrelationID: r.CorrelationID, CreatedAt: r.CreatedAt}
+			CorrelationID: r.CorrelationID, LeadKey: deref(r.LeadKey), CreatedAt: r.CreatedAt}
 	}
 	return out, nil
 }
@@ -67,24 +67,11 @@ func NewStore(db *bun.DB, tp trace.TracerProvider) *Store {
 	return &Store{db: db, tracer: tp.Tracer("github.com/aurix/integrations/adapters/postgres")}
 }
 
-var (
-	_ ports.OutboxReader = (*Store)(nil)
-)
-
-// OutboxEvent returns one stored event.
-func (s *Store) OutboxEvent(ctx context.Context, id int64) (ports.OutboxEvent, error) {
-	var m outboxModel
-	if err := s.db.NewSelect().Model(&m).Where("id = ?", id).Scan(ctx); err != nil {
-		return ports.OutboxEvent{}, classify(err, "select outbox event")
-	}
-	return outboxEventOf(m), nil
-}
-
 func outboxEventOf(m outboxModel) ports.OutboxEvent {
 	tc := map[string]string{}
 	_ = json.Unmarshal(m.TraceContext, &tc) // a damaged trace context only costs the link
 	return ports.OutboxEvent{ID: m.ID, EventID: m.EventID, Type: domain.EventType(m.EventType),
-		Payload: m.Payload, CorrelationID: m.CorrelationID, CreatedAt: m.CreatedAt, TraceContext: tc}
+		Payload: m.Payload, CorrelationID: m.CorrelationID, LeadKey: deref(m.LeadKey), CreatedAt: m.CreatedAt, TraceContext: tc}
 }
 
 // Ping checks the database is reachable and the schema is current.

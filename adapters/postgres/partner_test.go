@@ -82,7 +82,7 @@ func leadsJourney(t *testing.T) (*postgres.DB, *postgres.Store) {
 	t.Helper()
 	ctx := context.Background()
 	b := setupUoW(t)
-	uow := postgres.NewUnitOfWork(b.db.Bun, b.queue)
+	uow := b.uow
 	clock := &tickingClock{now: time.Date(2026, 2, 14, 9, 0, 0, 0, time.UTC)}
 	ids := &seqIDs{}
 	for i, c := range []struct {

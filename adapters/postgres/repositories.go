@@ -29,7 +29,9 @@ func (r webhookConfigs) byService(ctx context.Context, service string, lock bool
 	var m webhookConfigModel
 	q := r.db.NewSelect().Model(&m).Where("service_name = ?", service)
 	if lock {
-		q = q.For("UPDATE")
+		// NO KEY UPDATE leaves inserts of deliveries referencing the config
+		// (their foreign key check) free to go on.
+		q = q.For("NO KEY UPDATE")
 	}
 	if err := q.Scan(ctx); err != nil {
 		return nil, classify(err, "select webhook config")
@@ -51,13 +53,52 @@ func (r webhookConfigs) Active(ctx context.Context) ([]*domain.WebhookConfig, er
 	if err := r.db.NewSelect().Model(&ms).Where("is_active").Order("service_name").Scan(ctx); err != nil {
 		return nil, classify(err, "select active webhook configs")
 	}
+	return configsOf(ms), nil
+}
+
+// ByIDs returns the configs with these ids.
+func (r webhookConfigs) ByIDs(ctx context.Context, ids []string) ([]*domain.WebhookConfig, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var ms []webhookConfigModel
+	if err := r.db.NewSelect().Model(&ms).Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		return nil, classify(err, "select webhook configs")
+	}
+	return configsOf(ms), nil
+}
+
+// ByIDsForUpdate locks the configs in id order.
+func (r webhookConfigs) ByIDsForUpdate(ctx context.Context, ids []string) ([]*domain.WebhookConfig, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var ms []webhookConfigModel
+	if err := r.db.NewSelect().Model(&ms).Where("id IN (?)", bun.List(ids)).Order("id").For("NO KEY UPDATE").Scan(ctx); err != nil {
+		return nil, classify(err, "lock webhook configs")
+	}
+	return configsOf(ms), nil
+}
+
+// FailingBefore locks the active configs failing since before t.
+func (r webhookConfigs) FailingBefore(ctx context.Context, t time.Time) ([]*domain.WebhookConfig, error) {
+	var ms []webhookConfigModel
+	err := r.db.NewSelect().Model(&ms).Where("is_active AND failing_since < ?", t).Order("id").For("NO KEY UPDATE").Scan(ctx)
+	if err != nil {
+		return nil, classify(err, "select failing webhook configs")
+	}
+	return configsOf(ms), nil
+}
+
+func configsOf(ms []webhookConfigModel) []*domain.WebhookConfig {
 	out := make([]*domain.WebhookConfig, len(ms))
 	for i := range ms {
 		out[i] = ms[i].domain()
 	}
-	return out, nil
+	return out
 }
 
+// Save stores the config as the aggregate has it.
 func (r webhookConfigs) Save(ctx context.Context, c *domain.WebhookConfig) error {
 	m := webhookConfigFrom(c)
 	_, err := r.db.NewInsert().Model(m).
@@ -65,9 +106,13 @@ func (r webhookConfigs) Save(ctx context.Context, c *domain.WebhookConfig) error
 		Set("target_url = EXCLUDED.target_url").
 		Set("secret = EXCLUDED.secret").
 		Set("previous_secrets = EXCLUDED.previous_secrets").
+		Set("event_types = EXCLUDED.event_types").
+		Set("ordering = EXCLUDED.ordering").
+		Set("max_per_second = EXCLUDED.max_per_second").
 		Set("is_active = EXCLUDED.is_active").
+		Set("failing_since = EXCLUDED.failing_since").
 		Set("disabled_reason = EXCLUDED.disabled_reason").
-		Set("failing_since = CASE WHEN EXCLUDED.is_active AND NOT wc.is_active THEN NULL ELSE wc.failing_since END").
+		Set("disabled_at = EXCLUDED.disabled_at").
 		Set("updated_at = EXCLUDED.updated_at").
 		Exec(ctx)
 	return classify(err, "save webhook config")

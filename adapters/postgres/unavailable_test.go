@@ -29,7 +29,7 @@ func TestDatabaseThatCannotServeIsUnavailable(t *testing.T) {
 	db, err := postgres.Open(context.Background(), dbURL, postgres.PoolOptions{MaxConns: 1, AcquireTimeout: 200 * time.Millisecond})
 	require.NoError(t, err)
 	t.Cleanup(db.Close)
-	uow := postgres.NewUnitOfWork(db.Bun, nil)
+	uow := postgres.NewUnitOfWork(db.Bun, postgres.UnitOfWorkOptions{})
 	store := postgres.NewStore(db.Bun, nil)
 	// The caller would wait far longer than the acquire timeout.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

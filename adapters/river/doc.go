@@ -1,5 +1,5 @@
-// Package river drives the delivery use cases from River jobs: a dispatch job
-// per outbox event fans out to a delivery job per active webhook config, and
-// each delivery job is retried on the contract's schedule. Job args carry ids
-// only; payloads and secrets stay in tables.
+// Package river runs the service's periodic maintenance as River jobs: the
+// River leader (one process of the deployment at a time) schedules each
+// round, and one worker process runs it. Deliveries themselves are not
+// River jobs: they are rows the worker processes claim (adapters/worker).
 package river

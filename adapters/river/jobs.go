@@ -1,43 +1,72 @@
 package river
 
 import (
+	"context"
+	"log/slog"
+	"time"
+
 	"github.com/riverqueue/river"
 )
 
-// Queue names. Dispatch jobs are cheap and must never wait behind slow
-// partners; first attempts never wait behind a backlog of retries.
+// QueueMaintenance is the queue of the periodic jobs.
+const QueueMaintenance = "maintenance"
+
+// How often each round runs.
 const (
-	QueueDispatch     = "dispatch"
-	QueueDeliver      = "deliver"
-	QueueDeliverRetry = "deliver_retry"
+	MeasureBacklogEvery  = 5 * time.Second
+	DisableFailingEvery  = time.Minute
+	maintenanceJobMaxAge = 30 * time.Second
 )
 
-// DispatchArgs names one outbox event to fan out.
-type DispatchArgs struct {
-	OutboxID int64 `json:"outbox_id"`
-}
+// MeasureBacklogArgs is the round that measures the age of the oldest
+// pending delivery.
+type MeasureBacklogArgs struct{}
 
 // Kind is the job kind shown in River UI.
-func (DispatchArgs) Kind() string { return "aurix.dispatch_event" }
+func (MeasureBacklogArgs) Kind() string { return "aurix.measure_backlog" }
 
-// InsertOpts puts dispatch jobs on their own queue.
-func (DispatchArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueDispatch}
-}
-
-// DeliverArgs names one attempt of one delivery. Ids only: the payload and
-// the secret stay in tables.
-type DeliverArgs struct {
-	DeliveryID int64  `json:"delivery_id"`
-	ConfigID   string `json:"webhook_config_id"`
-	Attempt    int    `json:"attempt"`
-}
+// DisableFailingArgs is the round that switches off endpoints failing for
+// too long.
+type DisableFailingArgs struct{}
 
 // Kind is the job kind shown in River UI.
-func (DeliverArgs) Kind() string { return "aurix.deliver_webhook" }
+func (DisableFailingArgs) Kind() string { return "aurix.disable_failing_endpoints" }
 
-// InsertOpts makes each attempt of a delivery unique, so a retried
-// transaction can never schedule it twice.
-func (DeliverArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueDeliver, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+// Maintenance is the periodic work the jobs run.
+type Maintenance interface {
+	MeasureBacklog(ctx context.Context) error
+	DisableFailingEndpoints(ctx context.Context) (int, error)
 }
+
+// AddWorkers registers the maintenance workers.
+func AddWorkers(workers *river.Workers, m Maintenance, log *slog.Logger) {
+	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, _ *river.Job[MeasureBacklogArgs]) error {
+		return m.MeasureBacklog(ctx)
+	}))
+	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, _ *river.Job[DisableFailingArgs]) error {
+		n, err := m.DisableFailingEndpoints(ctx)
+		if n > 0 {
+			log.InfoContext(ctx, "maintenance: switched off failing endpoints", "count", n)
+		}
+		return err
+	}))
+}
+
+// PeriodicJobs are the maintenance rounds the River leader schedules. A
+// round left over from a slow worker does not pile up: each kind is unique
+// per period.
+func PeriodicJobs() []*river.PeriodicJob {
+	job := func(every time.Duration, args river.JobArgs) *river.PeriodicJob {
+		return river.NewPeriodicJob(river.PeriodicInterval(every), func() (river.JobArgs, *river.InsertOpts) {
+			return args, &river.InsertOpts{Queue: QueueMaintenance, MaxAttempts: 1,
+				UniqueOpts: river.UniqueOpts{ByPeriod: every}}
+		}, &river.PeriodicJobOpts{RunOnStart: true})
+	}
+	return []*river.PeriodicJob{
+		job(MeasureBacklogEvery, MeasureBacklogArgs{}),
+		job(DisableFailingEvery, DisableFailingArgs{}),
+	}
+}
+
+// JobTimeout bounds one maintenance round.
+func JobTimeout() time.Duration { return maintenanceJobMaxAge }

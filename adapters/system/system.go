@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	mathrand "math/rand/v2"
 	"net"
 	"net/netip"
 	"time"
@@ -68,7 +69,25 @@ func (Resolver) LookupNetIP(ctx context.Context, host string) ([]netip.Addr, err
 	return addrs, nil
 }
 
+// Random draws secrets from crypto/rand and jitter from math/rand.
+type Random struct{}
+
+// Float64 returns a number in [0, 1).
+func (Random) Float64() float64 {
+	return mathrand.Float64() //nolint:gosec // G404: retry jitter needs no cryptographic randomness
+}
+
+// Secret returns bytes from crypto/rand.
+func (Random) Secret() ([domain.SecretBytes]byte, error) {
+	var b [domain.SecretBytes]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return b, fmt.Errorf("read random bytes: %w", err)
+	}
+	return b, nil
+}
+
 var (
+	_ ports.Random                 = Random{}
 	_ ports.Clock                  = Clock{}
 	_ ports.IDGenerator            = UUIDs{}
 	_ ports.CorrelationIDGenerator = CorrelationIDs{}

@@ -15,21 +15,31 @@ import (
 
 // Metrics records the service's business metrics with OpenTelemetry.
 type Metrics struct {
-	clicks   metric.Int64Counter
-	events   metric.Int64Counter
-	attempts metric.Int64Counter
-	latency  metric.Float64Histogram
+	clicks    metric.Int64Counter
+	events    metric.Int64Counter
+	attempts  metric.Int64Counter
+	exhausted metric.Int64Counter
+	latency   metric.Float64Histogram
 }
 
 var _ ports.Telemetry = (*Metrics)(nil)
 
-// OldestPending tells the creation time of the oldest event not yet
-// delivered; ok is false when nothing is pending.
-type OldestPending func(ctx context.Context) (t time.Time, ok bool, err error)
+// Sources are where the gauges read the deployment's state.
+type Sources struct {
+	// OutboxLag returns the age in seconds of the oldest event not yet
+	// delivered, as the periodic maintenance last measured it; ok is
+	// false before the first measurement.
+	OutboxLag func(ctx context.Context) (seconds float64, ok bool, err error)
+	// Endpoints returns each integration's webhook config and whether it
+	// is active.
+	Endpoints func(ctx context.Context) (map[string]bool, error)
+	// Workers returns how many worker processes are alive.
+	Workers func(ctx context.Context) (int, error)
+}
 
-// NewMetrics creates the instruments on mp, including the queue-lag gauge
-// that asks oldest on every collection.
-func NewMetrics(mp metric.MeterProvider, oldest OldestPending) (*Metrics, error) {
+// NewMetrics creates the instruments on mp, including the gauges that read
+// src on every collection.
+func NewMetrics(mp metric.MeterProvider, src Sources) (*Metrics, error) {
 	m := mp.Meter("github.com/aurix/integrations")
 	var (
 		out Metrics
@@ -48,16 +58,15 @@ func NewMetrics(mp metric.MeterProvider, oldest OldestPending) (*Metrics, error)
 		metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200, 36000)); err != nil {
 		return nil, fmt.Errorf("latency histogram: %w", err)
 	}
-	if oldest != nil {
-		_, err = m.Float64ObservableGauge("aurix.outbox.lag", metric.WithDescription("Age of the oldest event not yet delivered"), metric.WithUnit("s"),
+	if out.exhausted, err = m.Int64Counter("aurix.deliveries.exhausted", metric.WithDescription("Deliveries whose every scheduled attempt failed"), metric.WithUnit("{delivery}")); err != nil {
+		return nil, fmt.Errorf("exhausted counter: %w", err)
+	}
+	if src.OutboxLag != nil {
+		_, err = m.Float64ObservableGauge("aurix.outbox.lag", metric.WithDescription("Age of the oldest event not yet delivered (measured every few seconds by one process)"), metric.WithUnit("s"),
 			metric.WithFloat64Callback(func(ctx context.Context, o metric.Float64Observer) error {
-				t, ok, err := oldest(ctx)
-				if err != nil {
+				lag, ok, err := src.OutboxLag(ctx)
+				if err != nil || !ok {
 					return err
-				}
-				lag := 0.0
-				if ok {
-					lag = time.Since(t).Seconds()
 				}
 				o.Observe(lag)
 				return nil
@@ -66,7 +75,47 @@ func NewMetrics(mp metric.MeterProvider, oldest OldestPending) (*Metrics, error)
 			return nil, fmt.Errorf("lag gauge: %w", err)
 		}
 	}
+	if src.Endpoints != nil {
+		_, err = m.Int64ObservableGauge("aurix.endpoint.disabled", metric.WithDescription("1 when the integration's webhook endpoint is switched off"),
+			metric.WithInt64Callback(func(ctx context.Context, o metric.Int64Observer) error {
+				states, err := src.Endpoints(ctx)
+				if err != nil {
+					return err
+				}
+				for service, active := range states {
+					v := int64(0)
+					if !active {
+						v = 1
+					}
+					o.Observe(v, metric.WithAttributes(attribute.String("integration", service)))
+				}
+				return nil
+			}))
+		if err != nil {
+			return nil, fmt.Errorf("endpoint gauge: %w", err)
+		}
+	}
+	if src.Workers != nil {
+		_, err = m.Int64ObservableGauge("aurix.worker.processes", metric.WithDescription("Worker processes alive (their heartbeat is fresh)"),
+			metric.WithInt64Callback(func(ctx context.Context, o metric.Int64Observer) error {
+				n, err := src.Workers(ctx)
+				if err != nil {
+					return err
+				}
+				o.Observe(int64(n))
+				return nil
+			}))
+		if err != nil {
+			return nil, fmt.Errorf("workers gauge: %w", err)
+		}
+	}
 	return &out, nil
+}
+
+// DeliveryExhausted counts a delivery whose retries ran out, by integration
+// (a service name from the configuration, never a request's value).
+func (m *Metrics) DeliveryExhausted(ctx context.Context, integration string) {
+	m.exhausted.Add(ctx, 1, metric.WithAttributes(attribute.String("integration", integration)))
 }
 
 // ClickRecorded counts a click.

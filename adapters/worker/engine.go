@@ -1,0 +1,300 @@
+// Package worker drives the delivery use cases in a worker process: a loop
+// that claims due deliveries and runs each attempt in its own goroutine,
+// and the heartbeat that keeps the process's claims its own. Deliveries are
+// rows in PostgreSQL, so the loop holds only what it is sending: a backlog
+// stays in the database, and any number of worker processes share it.
+package worker
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/aurix/integrations/domain"
+	"github.com/aurix/integrations/ports"
+)
+
+// Options configure an Engine.
+type Options struct {
+	Work ports.DeliveryWork
+	// Identity returns the process id its claims are made under (it changes
+	// when the process had been declared dead and registered again).
+	Identity func() string
+	// MaySend reports whether the process can start attempts now (false
+	// while it cannot prove to the others that it is alive).
+	MaySend func() bool
+	// Workers and RetryWorkers bound the first attempts and the retries in
+	// flight in this process.
+	Workers, RetryWorkers int
+	// PollInterval is the longest the loop sleeps when nothing wakes it.
+	PollInterval time.Duration
+	// ClaimPause is the shortest time between two claim rounds: under load
+	// the deliveries committed meanwhile are claimed together.
+	ClaimPause time.Duration
+	Logger     *slog.Logger
+	Tracer     trace.Tracer
+}
+
+// Engine is one process's delivery loop.
+type Engine struct {
+	o    Options
+	wake chan struct{}
+
+	mu      sync.Mutex
+	working map[int64]bool // delivery id → is a retry
+	firsts  int
+	retries int
+
+	attempts sync.WaitGroup
+	// abortCtx is the context attempts run on; cancelling it cuts them
+	// short (they are handed back unattempted). Abort cancels it for good
+	// (shutdown), CutAttempts replaces it (lost liveness).
+	abortCtx context.Context
+	abort    context.CancelFunc
+
+	stopped  bool
+	errorLog *slog.Logger
+	lastErr  time.Time
+}
+
+// NewEngine returns an engine; Run starts it.
+func NewEngine(o Options) *Engine {
+	if o.PollInterval <= 0 {
+		o.PollInterval = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Engine{o: o, wake: make(chan struct{}, 1), working: map[int64]bool{}, abortCtx: ctx, abort: cancel,
+		errorLog: o.Logger}
+}
+
+// Wake makes the loop look for due deliveries now (after a commit that
+// opened some, a notification from another process, a freed slot).
+func (e *Engine) Wake() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Working lists the deliveries this process is attempting now.
+func (e *Engine) Working() []int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ids := make([]int64, 0, len(e.working))
+	for id := range e.working {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// InFlight returns how many attempts are running.
+func (e *Engine) InFlight() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.firsts + e.retries
+}
+
+// Run claims and attempts deliveries until ctx ends, then waits for the
+// attempts in flight to finish (Abort cuts them short).
+func (e *Engine) Run(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			e.attempts.Wait()
+			return
+		case <-e.wake:
+		case <-timer.C:
+		}
+		next := e.round(ctx)
+		if e.o.ClaimPause > 0 {
+			pause := time.NewTimer(e.o.ClaimPause)
+			select {
+			case <-ctx.Done():
+			case <-pause.C:
+			}
+			pause.Stop()
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(next)
+	}
+}
+
+// Abort cancels the attempts still running, and every later one; each is
+// handed back unattempted, for another process or the next start.
+func (e *Engine) Abort() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.abort()
+	e.stopped = true
+}
+
+// CutAttempts cancels the attempts running now (the process lost its
+// liveness session, so another may soon take their deliveries); attempts
+// started later run normally.
+func (e *Engine) CutAttempts() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopped {
+		return
+	}
+	e.abort()
+	e.abortCtx, e.abort = context.WithCancel(context.Background())
+}
+
+func (e *Engine) attemptContext() context.Context {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.abortCtx
+}
+
+// round claims what is due for every config there is room for, and returns
+// how long the loop may sleep before the next round.
+func (e *Engine) round(ctx context.Context) time.Duration {
+	next := e.o.PollInterval
+	if e.o.MaySend != nil && !e.o.MaySend() {
+		return next
+	}
+	room := e.room()
+	if room.FirstAttempts == 0 && room.Retries == 0 {
+		return next // a finishing attempt wakes the loop
+	}
+	due, err := e.o.Work.Due(ctx)
+	if err != nil {
+		e.logError(ctx, "looking for due deliveries failed; retrying", err)
+		return min(next, time.Second)
+	}
+	now := time.Now()
+	for _, d := range due {
+		if wait := d.NextDue.Sub(now); wait > 0 {
+			next = min(next, wait)
+			continue
+		}
+		room = e.room()
+		if !d.RetriesDue {
+			room.Retries = 0
+		}
+		if room.FirstAttempts == 0 && room.Retries == 0 {
+			continue
+		}
+		owner := e.o.Identity()
+		claimed, err := e.o.Work.Claim(ctx, owner, d.ConfigID, room)
+		if err != nil {
+			e.logError(ctx, "claiming deliveries failed; retrying", err)
+			next = min(next, time.Second)
+			continue
+		}
+		if len(claimed) == 0 {
+			// Due but held back: the config's in-flight cap (slots held
+			// elsewhere free without telling us), its rate limit, or the
+			// lead order. Look again soon.
+			next = min(next, 50*time.Millisecond)
+		}
+		for _, c := range claimed {
+			e.start(owner, c)
+		}
+		if len(claimed) > 0 && len(claimed) == room.FirstAttempts+room.Retries {
+			next = 0 // there may be more
+		}
+	}
+	return next
+}
+
+func (e *Engine) room() ports.ClaimRoom {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return ports.ClaimRoom{FirstAttempts: max(0, e.o.Workers-e.firsts), Retries: max(0, e.o.RetryWorkers-e.retries)}
+}
+
+// start runs one claimed delivery's attempt in its own goroutine.
+func (e *Engine) start(owner string, c ports.Claimed) {
+	id, retry := c.Job.Delivery.ID(), c.Job.Delivery.Attempts() > 0
+	e.mu.Lock()
+	e.working[id] = retry
+	if retry {
+		e.retries++
+	} else {
+		e.firsts++
+	}
+	e.mu.Unlock()
+	e.attempts.Add(1)
+	go func() {
+		defer e.finish(id, retry)
+		e.attempt(owner, c)
+	}()
+}
+
+func (e *Engine) finish(id int64, retry bool) {
+	e.mu.Lock()
+	delete(e.working, id)
+	if retry {
+		e.retries--
+	} else {
+		e.firsts--
+	}
+	e.mu.Unlock()
+	e.attempts.Done()
+	e.Wake()
+}
+
+func (e *Engine) attempt(owner string, c ports.Claimed) {
+	ctx := e.attemptContext()
+	if wait := time.Until(c.StartAt); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
+	if ctx.Err() != nil || (e.o.MaySend != nil && !e.o.MaySend()) {
+		// Not sent: hand it back so that it is due again at once.
+		if err := e.o.Work.Release(context.WithoutCancel(ctx), owner, []int64{c.Job.Delivery.ID()}); err != nil {
+			e.logError(ctx, "handing back an unsent delivery failed; the heartbeat will", err)
+		}
+		return
+	}
+	ctx, span := startAttemptSpan(ctx, e.o.Tracer, c)
+	defer span.End()
+	report, err := e.o.Work.Attempt(ctx, owner, c)
+	annotateAttempt(span, c, report)
+	if err != nil || report.Err != "" {
+		span.SetStatus(codes.Error, "delivery attempt failed")
+	}
+	if err != nil {
+		e.logError(ctx, "recording a delivery attempt failed; it will be made again", err,
+			"delivery_id", c.Job.Delivery.ID(), "webhook_config_id", c.Config.ID())
+		return
+	}
+	if report.Status == domain.DeliveryExhausted || report.Status == domain.DeliveryFailed {
+		e.o.Logger.WarnContext(ctx, "webhook delivery failed for good",
+			"delivery_id", c.Job.Delivery.ID(), "webhook_config_id", c.Config.ID(), "integration", c.Config.Service(),
+			"attempt", report.Attempt, "status_code", report.StatusCode, "status", string(report.Status))
+	}
+}
+
+// logError logs at most one error a second, so a database outage does not
+// flood the log.
+func (e *Engine) logError(ctx context.Context, msg string, err error, args ...any) {
+	e.mu.Lock()
+	if time.Since(e.lastErr) < time.Second {
+		e.mu.Unlock()
+		return
+	}
+	e.lastErr = time.Now()
+	e.mu.Unlock()
+	e.errorLog.ErrorContext(ctx, msg, append(args, "err", err)...)
+}
