@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // DB is one pgx pool shared by bun and River, plus a tiny pool that River's
@@ -21,6 +23,11 @@ type DB struct {
 	Listener *pgxpool.Pool
 	SQL      *sql.DB
 	Bun      *bun.DB
+	// Worker is the delivery workers' own pool (nil unless asked for): a
+	// click never waits behind deliveries for a connection, and its
+	// transactions (claims, outcomes) commit without waiting for the disk.
+	Worker    *pgxpool.Pool
+	WorkerBun *bun.DB
 }
 
 // PoolOptions size the pool and bound how long work waits for it.
@@ -33,6 +40,15 @@ type PoolOptions struct {
 	// the liveness-ping timeout unless the URL sets connect_timeout. 0
 	// waits as long as the caller's context allows.
 	AcquireTimeout time.Duration
+	// Tracer, when set, gives the hot-path statements (hotpath.go) their
+	// spans.
+	Tracer trace.TracerProvider
+	// WorkerConns, when above 0, opens the delivery workers' own pool of
+	// that many connections, whose transactions do not wait for their
+	// commit to reach the disk (synchronous_commit off): a claim or an
+	// outcome lost with the last few hundred milliseconds of WAL in a
+	// crash of PostgreSQL only makes an event be sent again.
+	WorkerConns int32
 }
 
 // Open connects to url and checks the connection.
@@ -44,6 +60,16 @@ func Open(ctx context.Context, url string, opts PoolOptions) (*DB, error) {
 	}
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
+	}
+	// bun writes every value into the SQL text, so each of its statements
+	// is new to PostgreSQL: preparing and caching it (pgx's default) costs
+	// a second round trip and evicts the statements worth keeping. Such
+	// statements run unprepared, in one round trip; a statement with bind
+	// parameters asks for the cache itself (pgx.QueryExecModeCacheStatement
+	// as its first argument).
+	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	if t := newHotTracer(opts.Tracer); t != nil {
+		cfg.ConnConfig.Tracer = t
 	}
 	if opts.AcquireTimeout > 0 {
 		// A connect to a server that does not answer would otherwise hold
@@ -59,6 +85,7 @@ func Open(ctx context.Context, url string, opts PoolOptions) (*DB, error) {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
 	lcfg := cfg.Copy()
+	lcfg.ConnConfig.Tracer = nil
 	// River's notifier, the delivery workers' LISTEN and a worker
 	// process's liveness session each hold one.
 	lcfg.MaxConns = 4
@@ -72,6 +99,19 @@ func Open(ctx context.Context, url string, opts PoolOptions) (*DB, error) {
 	sqlDB := sql.OpenDB(boundedConnector{Connector: stdlib.GetPoolConnector(pool), timeout: opts.AcquireTimeout})
 	sqlDB.SetMaxIdleConns(0)
 	db := &DB{Pool: pool, Listener: listener, SQL: sqlDB, Bun: bun.NewDB(sqlDB, pgdialect.New())}
+	if opts.WorkerConns > 0 {
+		wcfg := cfg.Copy()
+		wcfg.MaxConns = opts.WorkerConns
+		wcfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+		worker, err := pgxpool.NewWithConfig(ctx, wcfg)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("connect worker pool: %w", err)
+		}
+		wsql := sql.OpenDB(boundedConnector{Connector: stdlib.GetPoolConnector(worker), timeout: opts.AcquireTimeout})
+		wsql.SetMaxIdleConns(0)
+		db.Worker, db.WorkerBun = worker, bun.NewDB(wsql, pgdialect.New())
+	}
 	if err := pool.Ping(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("ping database %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
@@ -82,6 +122,10 @@ func Open(ctx context.Context, url string, opts PoolOptions) (*DB, error) {
 // Close releases every connection.
 func (d *DB) Close() {
 	_ = d.Bun.Close()
+	if d.Worker != nil {
+		_ = d.WorkerBun.Close()
+		d.Worker.Close()
+	}
 	d.Listener.Close()
 	d.Pool.Close()
 }

@@ -12,18 +12,13 @@ import (
 	"github.com/aurix/integrations/domain"
 )
 
-type inboundSources struct{ db bun.IDB }
-
-func (r inboundSources) Add(ctx context.Context, s *domain.InboundSource) error {
-	m, err := inboundSourceFrom(s)
-	if err != nil {
-		return err
-	}
-	_, err = r.db.NewInsert().Model(m).Exec(ctx)
-	return classify(err, "insert inbound source")
+type webhookConfigs struct {
+	db bun.IDB
+	// cache, when set, serves Active; a Save in repos's transaction
+	// invalidates it once committed, here and (NOTIFY) elsewhere.
+	cache *ConfigCache
+	repos *txRepos
 }
-
-type webhookConfigs struct{ db bun.IDB }
 
 func (r webhookConfigs) byService(ctx context.Context, service string, lock bool) (*domain.WebhookConfig, error) {
 	var m webhookConfigModel
@@ -47,13 +42,13 @@ func (r webhookConfigs) ByServiceForUpdate(ctx context.Context, service string) 
 	return r.byService(ctx, service, true)
 }
 
-// Active lists the active configs in service order.
+// Active lists the active configs in service order, from the cache when
+// the unit of work has one.
 func (r webhookConfigs) Active(ctx context.Context) ([]*domain.WebhookConfig, error) {
-	var ms []webhookConfigModel
-	if err := r.db.NewSelect().Model(&ms).Where("is_active").Order("service_name").Scan(ctx); err != nil {
-		return nil, classify(err, "select active webhook configs")
+	if r.cache != nil {
+		return r.cache.active(ctx, r.db)
 	}
-	return configsOf(ms), nil
+	return loadActive(ctx, r.db)
 }
 
 // ByIDs returns the configs with these ids.
@@ -115,7 +110,18 @@ func (r webhookConfigs) Save(ctx context.Context, c *domain.WebhookConfig) error
 		Set("disabled_at = EXCLUDED.disabled_at").
 		Set("updated_at = EXCLUDED.updated_at").
 		Exec(ctx)
-	return classify(err, "save webhook config")
+	if err != nil {
+		return classify(err, "save webhook config")
+	}
+	if r.repos != nil {
+		if _, err := r.db.NewRaw("SELECT pg_notify(?, '')", ConfigChannel).Exec(ctx); err != nil {
+			return classify(err, "notify config change")
+		}
+		if r.cache != nil {
+			r.repos.afterCommit = append(r.repos.afterCommit, r.cache.Invalidate)
+		}
+	}
+	return nil
 }
 
 func (r inboundSources) ByCorrelationIDForUpdate(ctx context.Context, ref domain.CorrelationID) (*domain.InboundSource, error) {
