@@ -52,13 +52,15 @@ type Tx interface {
 
 // InboundSourceRepository stores clicks.
 type InboundSourceRepository interface {
-	// Add stores a new click; a taken correlation id is domain.ErrConflict.
-	Add(ctx context.Context, s *domain.InboundSource) error
-	// ByCorrelationIDForUpdate returns the click, locked until the
-	// transaction ends, or domain.ErrNotFound.
-	ByCorrelationIDForUpdate(ctx context.Context, ref domain.CorrelationID) (*domain.InboundSource, error)
-	// SaveCorrelation stores that the click is now linked to a conversation.
-	SaveCorrelation(ctx context.Context, s *domain.InboundSource) error
+	// Add stores new clicks; a taken correlation id is domain.ErrConflict.
+	Add(ctx context.Context, s ...*domain.InboundSource) error
+	// ByCorrelationIDsForUpdate returns the clicks with these references
+	// that exist, each locked until the transaction ends (taken in
+	// reference order, so two transactions cannot wait on each other).
+	ByCorrelationIDsForUpdate(ctx context.Context, refs []domain.CorrelationID) (map[domain.CorrelationID]*domain.InboundSource, error)
+	// SaveCorrelation stores that the clicks are now linked to their
+	// conversations.
+	SaveCorrelation(ctx context.Context, s ...*domain.InboundSource) error
 }
 
 // WebhookConfigRepository loads and stores webhook configs.
