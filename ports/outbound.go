@@ -196,13 +196,23 @@ type NewDelivery struct {
 	CreatedAt time.Time
 }
 
+// DeliverySeries is where one delivery series of an event stands.
+type DeliverySeries struct {
+	DeliveryID int64
+	Series     int
+	Status     domain.DeliveryStatus
+}
+
 // DeliveryRepository writes deliveries in the caller's transaction.
 type DeliveryRepository interface {
 	// Open creates the series that do not exist yet and schedules their
 	// first attempt; it returns the ids it created.
 	Open(ctx context.Context, ds []NewDelivery) ([]int64, error)
-	// NextSeries is one more than the highest series of the event and config.
-	NextSeries(ctx context.Context, outboxID int64, configID string) (int, error)
+	// LatestForUpdate locks the events against a concurrent reopening
+	// until the transaction ends, then returns each one's latest series to
+	// the config, read after the lock was granted; an event with no series
+	// is absent.
+	LatestForUpdate(ctx context.Context, configID string, outboxIDs []int64) (map[int64]DeliverySeries, error)
 	RecordAttempt(ctx context.Context, a DeliveryAttempt) error
 	Update(ctx context.Context, s DeliveryState) error
 	// ScheduleAttempt schedules attempt number attempt of the delivery at at.

@@ -68,13 +68,6 @@ func (r deliveries) Open(ctx context.Context, ds []ports.NewDelivery) ([]int64, 
 	return ids, nil
 }
 
-func (r deliveries) NextSeries(ctx context.Context, outboxID int64, configID string) (int, error) {
-	var next int
-	err := r.tx.NewRaw("SELECT coalesce(max(series) + 1, 0) FROM webhook_deliveries WHERE outbox_id = ? AND webhook_config_id = ?",
-		outboxID, configID).Scan(ctx, &next)
-	return next, classify(err, "next delivery series")
-}
-
 func (r deliveries) RecordAttempt(ctx context.Context, a ports.DeliveryAttempt) error {
 	m := attemptModel{DeliveryID: a.DeliveryID, EventID: a.EventID, WebhookConfigID: a.ConfigID, Attempt: a.Attempt,
 		DurationMS: float64(a.Duration.Microseconds()) / 1000, Error: a.Error,
