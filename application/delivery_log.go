@@ -80,7 +80,7 @@ func (l *DeliveryLog) Redeliver(ctx context.Context, service, eventID string) (p
 		case err != nil:
 			return err
 		case len(ids) == 1:
-			out = ports.Redelivery{DeliveryID: ids[0], Opened: true}
+			out = ports.Redelivery{DeliveryID: ids[0]}
 		case len(pending) == 1:
 			out = ports.Redelivery{DeliveryID: pending[0]}
 		default:

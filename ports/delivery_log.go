@@ -90,12 +90,10 @@ type RecoverResult struct {
 	Until time.Time
 }
 
-// Redelivery is the delivery series a redeliver request is answered with.
+// Redelivery is the delivery series a redeliver request is answered with:
+// the one it opened, or the pending one it found.
 type Redelivery struct {
 	DeliveryID int64
-	// Opened is false when the event's latest series was still pending and
-	// is that series: nothing new was opened.
-	Opened bool
 }
 
 // DeliveryLog is the partner's view of deliveries, and replay.

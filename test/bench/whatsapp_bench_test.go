@@ -251,7 +251,11 @@ func (s *waService) buildBatch(b *testing.B, r, n int) waBatch {
 	return waBatch{body: buf.Bytes(), messages: n}
 }
 
-func (s *waService) post(b *testing.B, body []byte) {
+// post sends a signed batch and reports whether it was answered 200. An
+// answer lost to the server's write timeout (the service kept working and
+// answered too late, as Meta would see it) is false, not a failure of the
+// benchmark: the time it took is still what the batch cost.
+func (s *waService) post(b *testing.B, body []byte) bool {
 	m := hmac.New(sha256.New, []byte(waAppSecret))
 	m.Write(body)
 	req, _ := http.NewRequest(http.MethodPost, s.url+"/api/whatsapp/webhook", bytes.NewReader(body))
@@ -259,13 +263,15 @@ func (s *waService) post(b *testing.B, body []byte) {
 	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(m.Sum(nil)))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		b.Fatal(err)
+		b.Logf("no answer: %v", err)
+		return false
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
 		b.Fatalf("webhook answered %d: %s", resp.StatusCode, raw)
 	}
+	return true
 }
 
 // BenchmarkWhatsAppBatch posts one fresh batch per iteration (its clicks
@@ -290,7 +296,7 @@ func BenchmarkWhatsAppBatch(b *testing.B) {
 		repeated bool
 	}{{fmt.Sprintf("messages=%d", n1), n1, false}, {"body=1MiB", 0, false}, {"body=1MiB/redelivered", 0, true}} {
 		b.Run(c.name, func(b *testing.B) {
-			var msgs int
+			var msgs, lost int
 			var took time.Duration
 			for range b.N {
 				b.StopTimer()
@@ -301,12 +307,15 @@ func BenchmarkWhatsAppBatch(b *testing.B) {
 				}
 				b.StartTimer()
 				start := time.Now()
-				s.post(b, batch.body)
+				if !s.post(b, batch.body) {
+					lost++
+				}
 				took += time.Since(start)
 				msgs += batch.messages
 			}
 			b.ReportMetric(float64(msgs)/took.Seconds(), "msgs/s")
 			b.ReportMetric(float64(msgs)/float64(b.N), "msgs/batch")
+			b.ReportMetric(float64(lost), "unanswered")
 		})
 	}
 }
