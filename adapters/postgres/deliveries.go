@@ -91,13 +91,6 @@ func (r deliveries) Open(ctx context.Context, ds []*domain.Delivery) ([]*domain.
 	return out, nil
 }
 
-func (r deliveries) NextSeries(ctx context.Context, outboxID int64, configID string) (int, error) {
-	var next int
-	err := r.tx.NewRaw("SELECT coalesce(max(series) + 1, 0) FROM webhook_deliveries WHERE outbox_id = ? AND webhook_config_id = ?",
-		outboxID, configID).Scan(ctx, &next)
-	return next, classify(err, "next delivery series")
-}
-
 type limitsRow struct {
 	webhookConfigModel `bun:",extend"`
 	RateNext           *time.Time `bun:"rate_next"`
