@@ -41,7 +41,9 @@ func MayRedeliver(latest DeliveryStatus) bool { return latest != DeliveryPending
 // the config has status latest: only when that series ended without success
 // (failed or exhausted; a pending one is still being attempted, a succeeded
 // one arrived).
-func MayRecover(latest DeliveryStatus) bool { return latest == DeliveryFailed || latest == DeliveryExhausted }
+func MayRecover(latest DeliveryStatus) bool {
+	return latest == DeliveryFailed || latest == DeliveryExhausted
+}
 
 // MaxRetryAfter caps how long a receiver's Retry-After may hold a delivery.
 const MaxRetryAfter = time.Hour
