@@ -63,71 +63,122 @@ func (l *DeliveryLog) Event(ctx context.Context, service, eventID string) (ports
 }
 
 // Redeliver opens a new series: the same event id and bytes, attempts from 1.
-func (l *DeliveryLog) Redeliver(ctx context.Context, service, eventID string) (int64, error) {
+// An event whose latest series is still pending gets no second one; the
+// answer is that series.
+func (l *DeliveryLog) Redeliver(ctx context.Context, service, eventID string) (ports.Redelivery, error) {
 	cfg, err := l.configOf(ctx, service)
 	if err != nil {
-		return 0, fmt.Errorf("redeliver %s to %s: %w", eventID, service, err)
+		return ports.Redelivery{}, fmt.Errorf("redeliver %s to %s: %w", eventID, service, err)
 	}
 	ev, err := l.Reader.EventByID(ctx, eventID)
 	if err != nil {
-		return 0, fmt.Errorf("redeliver %s: %w", eventID, err)
+		return ports.Redelivery{}, fmt.Errorf("redeliver %s: %w", eventID, err)
 	}
-	ids, err := l.reopen(ctx, cfg, []ports.OutboxEvent{ev})
-	if err != nil {
-		return 0, fmt.Errorf("redeliver %s to %s: %w", eventID, service, err)
-	}
-	return ids[0], nil
-}
-
-// Recover redelivers every event whose latest delivery to the service
-// failed since then.
-func (l *DeliveryLog) Recover(ctx context.Context, service string, since time.Time) (int, error) {
-	cfg, err := l.configOf(ctx, service)
-	if err != nil {
-		return 0, fmt.Errorf("recover deliveries of %s: %w", service, err)
-	}
-	events, err := l.Reader.FailedSince(ctx, cfg.ID(), since)
-	if err != nil {
-		return 0, fmt.Errorf("recover deliveries of %s: %w", service, err)
-	}
-	ids, err := l.reopen(ctx, cfg, events)
-	if err != nil {
-		return 0, fmt.Errorf("recover deliveries of %s: %w", service, err)
-	}
-	return len(ids), nil
-}
-
-// reopen opens the next series of each event to the config in one transaction.
-func (l *DeliveryLog) reopen(ctx context.Context, cfg *domain.WebhookConfig, events []ports.OutboxEvent) ([]int64, error) {
-	configID := cfg.ID()
-	var ids []int64
-	now := l.Clock.Now()
-	err := l.UoW.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
-		ids = ids[:0]
-		for _, ev := range events {
-			// A concurrent redelivery may take the series first: the insert
-			// then waits for it, skips, and the next try sees it.
-			for try := 0; ; try++ {
-				series, err := tx.Deliveries().NextSeries(ctx, ev.ID, configID)
-				if err != nil {
-					return err
-				}
-				created, err := tx.Deliveries().Open(ctx, []*domain.Delivery{domain.OpenDelivery(ev.Ref(), configID, series, now)})
-				if err != nil {
-					return err
-				}
-				if len(created) > 0 {
-					ids = append(ids, created[0].ID())
-					break
-				}
-				if try == 5 {
-					return fmt.Errorf("event %s: %w", ev.EventID, domain.ErrConflict)
-				}
-			}
+	var out ports.Redelivery
+	err = l.UoW.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+		ids, pending, err := l.reopenTx(ctx, tx, cfg, []ports.OutboxEvent{ev}, domain.MayRedeliver)
+		switch {
+		case err != nil:
+			return err
+		case len(ids) == 1:
+			out = ports.Redelivery{DeliveryID: ids[0]}
+		case len(pending) == 1:
+			out = ports.Redelivery{DeliveryID: pending[0]}
+		default:
+			// A series appeared that the lock does not cover (a legacy
+			// dispatch job opening the first one): ask again.
+			return fmt.Errorf("event %s: %w", eventID, domain.ErrConflict)
 		}
 		return nil
 	})
-	return ids, err
+	if err != nil {
+		return ports.Redelivery{}, fmt.Errorf("redeliver %s to %s: %w", eventID, service, err)
+	}
+	return out, nil
+}
+
+// Recover redelivers one page of the events whose latest delivery to the
+// service failed since q.Since. The page is read first and decided again
+// under the events' locks, so concurrent calls (or a redeliver) reopen each
+// event once.
+func (l *DeliveryLog) Recover(ctx context.Context, service string, q ports.RecoverQuery) (ports.RecoverResult, error) {
+	if q.Limit < 0 || q.Limit > domain.MaxRecoverPage {
+		return ports.RecoverResult{}, &domain.ValidationError{Fields: []domain.FieldError{
+			{Field: "limit", Message: fmt.Sprintf("must be between 1 and %d", domain.MaxRecoverPage)}}}
+	}
+	if q.Limit == 0 {
+		q.Limit = domain.MaxRecoverPage
+	}
+	if q.Until.IsZero() {
+		// Stored times are milliseconds: every series this pass opens is
+		// stored at or after the millisecond it starts in.
+		q.Until = l.Clock.Now().UTC().Truncate(time.Millisecond)
+	}
+	cfg, err := l.configOf(ctx, service)
+	if err != nil {
+		return ports.RecoverResult{}, fmt.Errorf("recover deliveries of %s: %w", service, err)
+	}
+	// One more than the page tells whether another page follows.
+	failed, err := l.Reader.FailedSince(ctx, cfg.ID(), q, q.Limit+1)
+	if err != nil {
+		return ports.RecoverResult{}, fmt.Errorf("recover deliveries of %s: %w", service, err)
+	}
+	res := ports.RecoverResult{Until: q.Until}
+	if len(failed) > q.Limit {
+		failed = failed[:q.Limit]
+		next := failed[len(failed)-1].Key
+		res.Next = &next
+	}
+	events := make([]ports.OutboxEvent, len(failed))
+	for i, f := range failed {
+		events[i] = f.Event
+	}
+	err = l.UoW.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+		ids, _, err := l.reopenTx(ctx, tx, cfg, events, domain.MayRecover)
+		res.Count = len(ids)
+		return err
+	})
+	if err != nil {
+		return ports.RecoverResult{}, fmt.Errorf("recover deliveries of %s: %w", service, err)
+	}
+	return res, nil
+}
+
+// reopenTx opens the next series of each event to the config that may be
+// reopened, deciding under the events' locks from their latest series as
+// committed. It returns the series it opened and the pending series it left
+// alone.
+func (l *DeliveryLog) reopenTx(ctx context.Context, tx ports.Tx, cfg *domain.WebhookConfig, events []ports.OutboxEvent,
+	may func(latest domain.DeliveryStatus) bool) (opened, pending []int64, err error) {
+	outboxIDs := make([]int64, len(events))
+	for i, ev := range events {
+		outboxIDs[i] = ev.ID
+	}
+	latest, err := tx.Deliveries().LatestForUpdate(ctx, cfg.ID(), outboxIDs)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := l.Clock.Now()
+	var open []*domain.Delivery
+	for _, ev := range events {
+		cur, has := latest[ev.ID]
+		if !may(cur.Status) {
+			if cur.Status == domain.DeliveryPending {
+				pending = append(pending, cur.DeliveryID)
+			}
+			continue
+		}
+		series := 0
+		if has {
+			series = cur.Series + 1
+		}
+		open = append(open, domain.OpenDelivery(ev.Ref(), cfg.ID(), series, now))
+	}
+	created, err := tx.Deliveries().Open(ctx, open)
+	for _, d := range created {
+		opened = append(opened, d.ID())
+	}
+	return opened, pending, err
 }
 
 // RotateSecret replaces the signing secret; the old one keeps verifying for

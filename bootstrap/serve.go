@@ -206,7 +206,7 @@ func (a *App) wireDeliveries(metrics *telemetry.Metrics, clock ports.Clock, ids 
 	// comes through the API), so it needs no wake-up hook.
 	// The workers' transactions run on their own pool (see PoolOptions).
 	deliverer := &application.Deliverer{UoW: postgres.NewUnitOfWork(a.db.WorkerBun, postgres.UnitOfWorkOptions{Configs: a.configs}),
-		Queue: postgres.NewStore(a.db.WorkerBun, a.tel.Tracer),
+		Queue:  postgres.NewStore(a.db.WorkerBun, a.tel.Tracer),
 		Sender: sender, Clock: clock, Random: random, Schedule: cfg.WebhookRetrySchedule, DisableAfter: cfg.WebhookDisableAfter,
 		MaxInFlight: cfg.WebhookMaxInFlight, Telemetry: metrics}
 	deliverer.StartGrouping(context.Background())

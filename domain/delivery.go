@@ -24,6 +24,27 @@ const (
 // Ended reports whether the status is final.
 func (s DeliveryStatus) Ended() bool { return s != DeliveryPending }
 
+// MaxRecoverPage is the most events one recover call examines: a page is
+// one transaction, with a new delivery and its job per event it reopens, and
+// its memory is bounded by the page, not by how many deliveries failed.
+const MaxRecoverPage = 1000
+
+// MayRedeliver reports whether a new delivery series of an event may be
+// opened when its latest series to the config has status latest ("" when it
+// has none): not while that series is pending, because it will still be
+// attempted and a second series would send the event twice at once. The
+// caller must hold the event's lock from reading latest until the new series
+// is written, or two callers could both see it finished.
+func MayRedeliver(latest DeliveryStatus) bool { return latest != DeliveryPending }
+
+// MayRecover reports whether recover reopens an event whose latest series to
+// the config has status latest: only when that series ended without success
+// (failed or exhausted; a pending one is still being attempted, a succeeded
+// one arrived).
+func MayRecover(latest DeliveryStatus) bool {
+	return latest == DeliveryFailed || latest == DeliveryExhausted
+}
+
 // MaxRetryAfter caps how long a receiver's Retry-After may hold a delivery.
 const MaxRetryAfter = time.Hour
 

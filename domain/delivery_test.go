@@ -120,3 +120,23 @@ func TestRehydrateDelivery_RoundTrips(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, d.Row(), domain.RehydrateDelivery(d.Row()).Row())
 }
+
+// TestReopenRules: what redeliver and recover may reopen, by the status of
+// the event's latest series ("" when it has none).
+func TestReopenRules(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		latest               domain.DeliveryStatus
+		redeliver, recovered bool
+	}{
+		{"", true, false},
+		{domain.DeliveryPending, false, false},
+		{domain.DeliverySucceeded, true, false},
+		{domain.DeliveryFailed, true, true},
+		{domain.DeliveryExhausted, true, true},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.redeliver, domain.MayRedeliver(tt.latest), "redeliver after %q", tt.latest)
+		assert.Equal(t, tt.recovered, domain.MayRecover(tt.latest), "recover after %q", tt.latest)
+	}
+}

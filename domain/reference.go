@@ -42,33 +42,41 @@ type ReferralSource struct {
 	CtwaClid   string
 }
 
+// Storable returns the referral without the fields that are not storable
+// text (a NUL byte or invalid UTF-8, which PostgreSQL refuses). Such a field
+// is dropped, not repaired: these are opaque ids and a URL, and a value with
+// bytes taken out could name another ad or click, a wrong attribution.
+func (r ReferralSource) Storable() ReferralSource {
+	for _, f := range []*string{&r.SourceURL, &r.SourceID, &r.SourceType, &r.CtwaClid} {
+		if checkText(*f) != "" {
+			*f = ""
+		}
+	}
+	return r
+}
+
+// Identifies reports whether the referral names its ad or click at all:
+// source_url, source_id or ctwa_clid.
+func (r ReferralSource) Identifies() bool {
+	return r.SourceURL != "" || r.SourceID != "" || r.CtwaClid != ""
+}
+
 // ClickFromReferral makes the InboundSource a Click-to-WhatsApp referral
 // stands for: click_url is the ad's source_url, parsed_params carry ctwa_clid,
-// source_id and source_type. It records no widget.click: nobody clicked the
-// widget.
+// source_id and source_type. A field that is not storable text is left out
+// (see Storable) and the rest kept, so one bad field never costs the lead its
+// attribution. It records no widget.click: nobody clicked the widget.
 func ClickFromReferral(ref CorrelationID, r ReferralSource, now time.Time) (*InboundSource, error) {
-	var v validation
 	if !correlationIDPattern.MatchString(string(ref)) {
-		v.add("correlation_id", "must be O- followed by 6 letters or digits")
+		return nil, invalid("correlation_id", "must be O- followed by 6 letters or digits")
 	}
+	r = r.Storable()
 	params := MarketingParams{}
 	for k, val := range map[string]string{"ctwa_clid": r.CtwaClid, "source_id": r.SourceID, "source_type": r.SourceType} {
-		if val == "" {
-			continue
+		if val != "" {
+			params[k] = truncateBytes(val, MaxClickURLBytes)
 		}
-		if m := checkText(val); m != "" {
-			v.add("referral."+k, "%s", m)
-			continue
-		}
-		params[k] = truncateBytes(val, MaxClickURLBytes)
 	}
-	clickURL := truncateBytes(r.SourceURL, MaxClickURLBytes)
-	if m := checkText(clickURL); m != "" {
-		v.add("referral.source_url", "%s", m)
-	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	return &InboundSource{correlationID: ref, clickURL: clickURL, parsedParams: params,
+	return &InboundSource{correlationID: ref, clickURL: truncateBytes(r.SourceURL, MaxClickURLBytes), parsedParams: params,
 		createdAt: now.UTC().Truncate(time.Millisecond)}, nil
 }

@@ -115,27 +115,73 @@ func TestClickFromReferral_OmitsEmptyParams(t *testing.T) {
 func TestClickFromReferral_Invalid(t *testing.T) {
 	t.Parallel()
 
+	src, err := domain.ClickFromReferral("O-short", domain.ReferralSource{SourceURL: "https://fb.me/x"}, time.Unix(0, 0))
+	require.Error(t, err)
+	assert.Nil(t, src)
+	assert.True(t, errors.Is(err, domain.ErrInvalidInput))
+	assert.Equal(t, []string{"correlation_id"}, journeyFieldNames(t, err))
+}
+
+// TestClickFromReferral_DropsUnstorableFields: a referral field PostgreSQL
+// cannot store (a NUL byte; invalid UTF-8) is left out and the others are
+// kept, so the message keeps its lead and the lead its attribution. The bad
+// value is dropped, not repaired: an id with a byte taken out could name
+// another ad.
+func TestClickFromReferral_DropsUnstorableFields(t *testing.T) {
+	t.Parallel()
+
+	full := domain.ReferralSource{SourceURL: "https://fb.me/3cr4Wqqkv", SourceID: "120210000000000000", SourceType: "ad", CtwaClid: "ARAkLkA8"}
 	tests := []struct {
-		name  string
-		ref   domain.CorrelationID
-		r     domain.ReferralSource
-		field string
+		name       string
+		r          domain.ReferralSource
+		wantURL    string
+		wantParams domain.MarketingParams
 	}{
-		{"bad correlation id", "O-short", domain.ReferralSource{SourceURL: "https://fb.me/x"}, "correlation_id"},
-		{"NUL in source_url", "O-Rf3rAl", domain.ReferralSource{SourceURL: "https://fb.me/\x00"}, "referral.source_url"},
-		{"invalid UTF-8 in ctwa_clid", "O-Rf3rAl", domain.ReferralSource{CtwaClid: "\xff"}, "referral.ctwa_clid"},
-		{"NUL in source_id", "O-Rf3rAl", domain.ReferralSource{SourceID: "1\x002"}, "referral.source_id"},
+		{"NUL in source_url", domain.ReferralSource{SourceURL: "https://fb.me/\x00x", SourceID: full.SourceID, SourceType: "ad", CtwaClid: full.CtwaClid},
+			"", domain.MarketingParams{"source_id": full.SourceID, "source_type": "ad", "ctwa_clid": full.CtwaClid}},
+		{"NUL in ctwa_clid", domain.ReferralSource{SourceURL: full.SourceURL, SourceID: full.SourceID, SourceType: "ad", CtwaClid: "ARAk\x00LkA8"},
+			full.SourceURL, domain.MarketingParams{"source_id": full.SourceID, "source_type": "ad"}},
+		{"invalid UTF-8 in ctwa_clid", domain.ReferralSource{SourceURL: full.SourceURL, CtwaClid: "\xff"},
+			full.SourceURL, domain.MarketingParams{}},
+		{"NUL in source_id and source_type", domain.ReferralSource{SourceURL: full.SourceURL, SourceID: "1\x002", SourceType: "a\x00d", CtwaClid: full.CtwaClid},
+			full.SourceURL, domain.MarketingParams{"ctwa_clid": full.CtwaClid}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			src, err := domain.ClickFromReferral(tt.ref, tt.r, time.Unix(0, 0))
-			require.Error(t, err)
-			assert.Nil(t, src)
-			assert.True(t, errors.Is(err, domain.ErrInvalidInput))
-			assert.Equal(t, []string{tt.field}, journeyFieldNames(t, err))
+			src, err := domain.ClickFromReferral("O-Rf3rAl", tt.r, time.Unix(0, 0))
+			require.NoError(t, err)
+			row := src.Row()
+			assert.Equal(t, tt.wantURL, row.ClickURL)
+			assert.Equal(t, tt.wantParams, row.ParsedParams)
+			assert.Equal(t, domain.CorrelationID("O-Rf3rAl"), row.CorrelationID)
 		})
 	}
+}
+
+func TestReferralSource_StorableIdentifies(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name       string
+		r          domain.ReferralSource
+		identifies bool
+	}{
+		{"full", domain.ReferralSource{SourceURL: "https://fb.me/x", SourceID: "1", SourceType: "ad", CtwaClid: "c"}, true},
+		{"ctwa_clid only", domain.ReferralSource{CtwaClid: "c"}, true},
+		{"source_id only", domain.ReferralSource{SourceID: "1"}, true},
+		{"source_type only names nothing", domain.ReferralSource{SourceType: "ad"}, false},
+		{"its one id unstorable", domain.ReferralSource{CtwaClid: "c\x00", SourceType: "ad"}, false},
+		{"one of two ids unstorable", domain.ReferralSource{CtwaClid: "c\x00", SourceURL: "https://fb.me/x"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tt.identifies, tt.r.Storable().Identifies())
+		})
+	}
+	got := domain.ReferralSource{SourceURL: "u\x00", SourceID: "1", SourceType: "\xfe", CtwaClid: "c"}.Storable()
+	assert.Equal(t, domain.ReferralSource{SourceID: "1", CtwaClid: "c"}, got)
 }
 
 // journeyFieldNames returns the fields a *domain.ValidationError names, in order.

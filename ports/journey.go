@@ -111,18 +111,37 @@ type PartnerReader interface {
 	Attribution(ctx context.Context, q PageQuery, limit int, yield func(AttributionRecord, PageKey) error) error
 }
 
+// MessageKey names one WhatsApp message.
+type MessageKey struct {
+	ChannelID string
+	MessageID string
+}
+
+// NewConversation is a sender writing on a channel at a time.
+type NewConversation struct {
+	ChannelID string
+	Sender    domain.Sender
+	At        time.Time
+}
+
 // ConversationRepository keeps conversations and the message ids seen.
 type ConversationRepository interface {
-	// RecordMessage notes a message id; false means it was seen before.
-	RecordMessage(ctx context.Context, channelID, messageID string, at time.Time) (bool, error)
-	// Open returns the sender's conversation on the channel, creating it
-	// when absent; created tells which.
-	Open(ctx context.Context, channelID string, sender domain.Sender, at time.Time) (id int64, created bool, err error)
+	// RecordMessages notes message ids: fresh[i] is true when msgs[i] was
+	// seen neither before nor earlier in msgs. The store decides (a
+	// concurrent batch with the same id waits and then finds it seen).
+	RecordMessages(ctx context.Context, msgs []MessageKey, at time.Time) (fresh []bool, err error)
+	// Open opens each sender's conversation on its channel, in order, as
+	// one call per entry would: ids[i] is the conversation entry i created,
+	// or 0 when the sender's conversation existed already (stored, or
+	// opened by an earlier entry). A sender is the same when its phone or
+	// its BSUID is.
+	Open(ctx context.Context, cs []NewConversation) (ids []int64, err error)
 }
 
 // LeadRepository loads and stores leads.
 type LeadRepository interface {
-	Add(ctx context.Context, l *domain.Lead) error
+	// Add stores new leads.
+	Add(ctx context.Context, l ...*domain.Lead) error
 	// ByConversation returns the lead or domain.ErrNotFound; forUpdate
 	// locks it until the transaction ends.
 	ByConversation(ctx context.Context, conversationID int64, forUpdate bool) (*domain.Lead, error)

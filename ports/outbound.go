@@ -64,13 +64,15 @@ type Tx interface {
 
 // InboundSourceRepository stores clicks.
 type InboundSourceRepository interface {
-	// Add stores a new click; a taken correlation id is domain.ErrConflict.
-	Add(ctx context.Context, s *domain.InboundSource) error
-	// ByCorrelationIDForUpdate returns the click, locked until the
-	// transaction ends, or domain.ErrNotFound.
-	ByCorrelationIDForUpdate(ctx context.Context, ref domain.CorrelationID) (*domain.InboundSource, error)
-	// SaveCorrelation stores that the click is now linked to a conversation.
-	SaveCorrelation(ctx context.Context, s *domain.InboundSource) error
+	// Add stores new clicks; a taken correlation id is domain.ErrConflict.
+	Add(ctx context.Context, s ...*domain.InboundSource) error
+	// ByCorrelationIDsForUpdate returns the clicks with these references
+	// that exist, each locked until the transaction ends (taken in
+	// reference order, so two transactions cannot wait on each other).
+	ByCorrelationIDsForUpdate(ctx context.Context, refs []domain.CorrelationID) (map[domain.CorrelationID]*domain.InboundSource, error)
+	// SaveCorrelation stores that the clicks are now linked to their
+	// conversations.
+	SaveCorrelation(ctx context.Context, s ...*domain.InboundSource) error
 }
 
 // WebhookConfigRepository loads and stores webhook configs.
@@ -158,8 +160,11 @@ type DeliveryRepository interface {
 	// ids. A series that exists already, or a second pending delivery of
 	// one event to one config, is not created.
 	Open(ctx context.Context, ds []*domain.Delivery) ([]*domain.Delivery, error)
-	// NextSeries is one more than the highest series of the event and config.
-	NextSeries(ctx context.Context, outboxID int64, configID string) (int, error)
+	// LatestForUpdate locks the events against a concurrent reopening
+	// until the transaction ends, then returns each one's latest series to
+	// the config, read after the lock was granted; an event with no series
+	// is absent.
+	LatestForUpdate(ctx context.Context, configID string, outboxIDs []int64) (map[int64]DeliverySeries, error)
 	// LockLimits locks the config's delivery limits until the transaction
 	// ends (claims of one config are taken one at a time, in every process)
 	// and returns the config with how many of its deliveries are owned now.
@@ -179,6 +184,13 @@ type DeliveryRepository interface {
 	// Release ends the owner's claim on deliveries without an attempt, so
 	// that they are due again at once.
 	Release(ctx context.Context, owner string, ids []int64) error
+}
+
+// DeliverySeries is where one delivery series of an event stands.
+type DeliverySeries struct {
+	DeliveryID int64
+	Series     int
+	Status     domain.DeliveryStatus
 }
 
 // ClaimLimits is what bounds a claim on one config's deliveries.

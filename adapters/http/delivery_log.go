@@ -1,8 +1,12 @@
 package http
 
 import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"regexp"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gorilla/mux"
@@ -145,16 +149,48 @@ func (h *handlers) redeliverEvent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, h.deps.Logger, err)
 		return
 	}
-	deliveryID, err := h.deps.DeliveryLog.Redeliver(r.Context(), mux.Vars(r)["service"], id)
+	rd, err := h.deps.DeliveryLog.Redeliver(r.Context(), mux.Vars(r)["service"], id)
 	if err != nil {
 		writeError(w, r, h.deps.Logger, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"delivery_id": deliveryID, "event_id": id, "status": domain.DeliveryPending})
+	// A new series and a still pending one are answered alike: the event is
+	// on its way, in the series named.
+	writeJSON(w, http.StatusAccepted, map[string]any{"delivery_id": rd.DeliveryID, "event_id": id, "status": domain.DeliveryPending})
 }
 
 type recoverRequest struct {
-	Since string `json:"since"`
+	Since  string  `json:"since"`
+	Cursor *string `json:"cursor"`
+	Limit  *int    `json:"limit"`
+}
+
+// recoverCursorToken is the recover cursor's content: the last failed
+// series examined and the end of the pass.
+type recoverCursorToken struct {
+	T int64 `json:"t"` // created_at, Unix microseconds
+	I int64 `json:"i"`
+	U int64 `json:"u"` // until, Unix microseconds
+}
+
+func encodeRecoverCursor(k ports.PageKey, until time.Time) string {
+	b, _ := json.Marshal(recoverCursorToken{T: k.CreatedAt.UnixMicro(), I: k.ID, U: until.UnixMicro()})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeRecoverCursor(s string) (*ports.PageKey, time.Time, bool) {
+	if len(s) > 200 {
+		return nil, time.Time{}, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, time.Time{}, false
+	}
+	var c recoverCursorToken
+	if err := json.Unmarshal(b, &c); err != nil || c.I <= 0 || c.T <= 0 || c.U <= 0 {
+		return nil, time.Time{}, false
+	}
+	return &ports.PageKey{CreatedAt: time.UnixMicro(c.T).UTC(), ID: c.I}, time.UnixMicro(c.U).UTC(), true
 }
 
 func (h *handlers) recoverDeliveries(w http.ResponseWriter, r *http.Request) {
@@ -163,17 +199,41 @@ func (h *handlers) recoverDeliveries(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, h.deps.Logger, err)
 		return
 	}
-	since, err := domain.ParseQueryDate(req.Since)
-	if err != nil {
-		writeError(w, r, h.deps.Logger, &domain.ValidationError{Fields: []domain.FieldError{{Field: "since", Message: err.Error()}}})
+	var (
+		q      ports.RecoverQuery
+		fields []domain.FieldError
+		err    error
+	)
+	if q.Since, err = domain.ParseQueryDate(req.Since); err != nil {
+		fields = append(fields, domain.FieldError{Field: "since", Message: err.Error()})
+	}
+	if req.Cursor != nil {
+		var ok bool
+		if q.After, q.Until, ok = decodeRecoverCursor(*req.Cursor); !ok {
+			fields = append(fields, domain.FieldError{Field: "cursor", Message: "is not a cursor recover returned"})
+		}
+	}
+	if req.Limit != nil {
+		if *req.Limit < 1 || *req.Limit > domain.MaxRecoverPage {
+			fields = append(fields, domain.FieldError{Field: "limit", Message: fmt.Sprintf("must be a whole number from 1 to %d", domain.MaxRecoverPage)})
+		}
+		q.Limit = *req.Limit
+	}
+	if len(fields) > 0 {
+		writeError(w, r, h.deps.Logger, &domain.ValidationError{Fields: fields})
 		return
 	}
-	n, err := h.deps.DeliveryLog.Recover(r.Context(), mux.Vars(r)["service"], since)
+	res, err := h.deps.DeliveryLog.Recover(r.Context(), mux.Vars(r)["service"], q)
 	if err != nil {
 		writeError(w, r, h.deps.Logger, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"count": n, "since": domain.Timestamp(since)})
+	var next *string
+	if res.Next != nil {
+		c := encodeRecoverCursor(*res.Next, res.Until)
+		next = &c
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"count": res.Count, "since": domain.Timestamp(q.Since), "next_cursor": next})
 }
 
 func (h *handlers) rotateSecret(w http.ResponseWriter, r *http.Request) {

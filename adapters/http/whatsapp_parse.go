@@ -130,8 +130,13 @@ func inboundMessage(channel string, v metaValue, m metaMessage) (ports.InboundMe
 		return ports.InboundMessage{}, false
 	}
 	msg := ports.InboundMessage{MessageID: m.ID, ChannelID: channel, Sender: sender, Text: messageText(m)}
-	if r := m.Referral; r != nil && (r.SourceURL != "" || r.CtwaClid != "" || r.SourceID != "") {
-		msg.Referral = &domain.ReferralSource{SourceURL: r.SourceURL, SourceID: r.SourceID, SourceType: r.SourceType, CtwaClid: r.CtwaClid}
+	if r := m.Referral; r != nil {
+		// Values are passed on as sent: the domain decides which of them
+		// can be kept (a NUL byte drops that field, not the message).
+		ref := domain.ReferralSource{SourceURL: r.SourceURL, SourceID: r.SourceID, SourceType: r.SourceType, CtwaClid: r.CtwaClid}
+		if ref.Identifies() {
+			msg.Referral = &ref
+		}
 	}
 	return msg, true
 }

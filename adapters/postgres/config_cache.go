@@ -43,7 +43,7 @@ func (c *ConfigCache) Invalidate() {
 // active returns the active configs, loading them through db when the cache
 // holds none or they are older than maxAge. The configs are shared: callers
 // only read them.
-func (c *ConfigCache) active(ctx context.Context, db bun.IDB) ([]*domain.WebhookConfig, error) {
+func (c *ConfigCache) active(ctx context.Context, db func(context.Context) (bun.IDB, error)) ([]*domain.WebhookConfig, error) {
 	c.mu.Lock()
 	if c.configs != nil && time.Since(c.loadedAt) < c.maxAge {
 		cfgs := c.configs
@@ -52,7 +52,11 @@ func (c *ConfigCache) active(ctx context.Context, db bun.IDB) ([]*domain.Webhook
 	}
 	gen := c.generation
 	c.mu.Unlock()
-	cfgs, err := loadActive(ctx, db)
+	idb, err := db(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfgs, err := loadActive(ctx, idb)
 	if err != nil {
 		return nil, err
 	}

@@ -57,13 +57,6 @@ func (m *deliveryModel) domain() *domain.Delivery {
 	return domain.RehydrateDelivery(r)
 }
 
-func (r deliveries) NextSeries(ctx context.Context, outboxID int64, configID string) (int, error) {
-	var next int
-	err := r.tx.NewRaw("SELECT coalesce(max(series) + 1, 0) FROM webhook_deliveries WHERE outbox_id = ? AND webhook_config_id = ?",
-		outboxID, configID).Scan(ctx, &next)
-	return next, classify(err, "next delivery series")
-}
-
 var _ ports.DeliveryQueue = (*Store)(nil)
 
 // dueSQL finds, per config, its earliest unowned pending delivery and

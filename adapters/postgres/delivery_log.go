@@ -5,9 +5,12 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/aurix/integrations/domain"
 	"github.com/aurix/integrations/ports"
@@ -119,23 +122,71 @@ func (s *Store) EventDeliveries(ctx context.Context, configID, eventID string) (
 	return out, err
 }
 
-// FailedSince finds the events whose latest series to the config failed.
-func (s *Store) FailedSince(ctx context.Context, configID string, since time.Time) ([]ports.OutboxEvent, error) {
-	var ms []outboxModel
-	err := s.db.NewRaw(`SELECT o.* FROM outbox o WHERE o.id IN (
-		SELECT DISTINCT ON (d.outbox_id) d.outbox_id FROM webhook_deliveries d
-		WHERE d.webhook_config_id = ? AND d.outbox_id IN (
-			SELECT outbox_id FROM webhook_deliveries WHERE webhook_config_id = ? AND status IN ('failed', 'exhausted') AND created_at >= ?)
-		ORDER BY d.outbox_id, d.series DESC)
-		AND (SELECT status FROM webhook_deliveries d2 WHERE d2.outbox_id = o.id AND d2.webhook_config_id = ?
-			ORDER BY d2.series DESC LIMIT 1) IN ('failed', 'exhausted')
-		ORDER BY o.id`, configID, configID, since, configID).Scan(ctx, &ms)
-	if err != nil {
-		return nil, classify(err, "select failed deliveries")
+// FailedSince pages the failed series that are their event's latest, by
+// (created_at, id) along webhook_deliveries_failed_idx; the latest series is
+// checked through the (outbox_id, webhook_config_id, series) key. An event
+// whose latest series failed since q.Since is exactly one that has a failed
+// series since then and whose latest failed: a later series is created
+// later.
+func (s *Store) FailedSince(ctx context.Context, configID string, q ports.RecoverQuery, limit int) ([]ports.FailedEvent, error) {
+	where := []string{
+		"d.webhook_config_id = $1", "d.status IN ('failed', 'exhausted')", "d.created_at >= $2", "d.created_at < $3",
+		`NOT EXISTS (SELECT 1 FROM webhook_deliveries n
+			WHERE n.outbox_id = d.outbox_id AND n.webhook_config_id = d.webhook_config_id AND n.series > d.series)`,
 	}
-	out := make([]ports.OutboxEvent, len(ms))
-	for i, m := range ms {
-		out[i] = outboxEventOf(m)
+	tail, args := window(ports.PageQuery{After: q.After}, "d.created_at", "d.id", where, []any{configID, q.Since, q.Until}, limit)
+	query := `SELECT d.id, d.created_at, o.id, o.event_id, o.event_type, o.correlation_id, coalesce(o.lead_key, ''), o.created_at
+		FROM webhook_deliveries d JOIN outbox o ON o.id = d.outbox_id` + tail
+	var out []ports.FailedEvent
+	err := s.stream(ctx, query, args, func(rows *sql.Rows) error {
+		var f ports.FailedEvent
+		var eventType string
+		if err := rows.Scan(&f.Key.ID, &f.Key.CreatedAt, &f.Event.ID, &f.Event.EventID, &eventType,
+			&f.Event.CorrelationID, &f.Event.LeadKey, &f.Event.CreatedAt); err != nil {
+			return err
+		}
+		f.Event.Type = domain.EventType(eventType)
+		out = append(out, f)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("select failed deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// LatestForUpdate takes the events' row locks (FOR NO KEY UPDATE: it does
+// not conflict with the key-share locks that inserting their deliveries
+// takes, so nothing but another reopening waits), in id order so that two
+// callers cannot deadlock, and then reads each event's latest series in a
+// second statement, whose snapshot is taken after the locks were granted:
+// a reopening committed by the previous holder is seen.
+func (r deliveries) LatestForUpdate(ctx context.Context, configID string, outboxIDs []int64) (map[int64]ports.DeliverySeries, error) {
+	out := make(map[int64]ports.DeliverySeries, len(outboxIDs))
+	if len(outboxIDs) == 0 {
+		return out, nil
+	}
+	db, err := r.t.db(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := pgdialect.Array(outboxIDs)
+	if _, err := db.NewRaw("SELECT id FROM outbox WHERE id = ANY(?::bigint[]) ORDER BY id FOR NO KEY UPDATE", ids).Exec(ctx); err != nil {
+		return nil, classify(err, "lock events")
+	}
+	var rows []struct {
+		OutboxID int64  `bun:"outbox_id"`
+		ID       int64  `bun:"id"`
+		Series   int    `bun:"series"`
+		Status   string `bun:"status"`
+	}
+	err = db.NewRaw(`SELECT DISTINCT ON (outbox_id) outbox_id, id, series, status FROM webhook_deliveries
+		WHERE webhook_config_id = ? AND outbox_id = ANY(?::bigint[]) ORDER BY outbox_id, series DESC`, configID, ids).Scan(ctx, &rows)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, classify(err, "latest delivery series")
+	}
+	for _, row := range rows {
+		out[row.OutboxID] = ports.DeliverySeries{DeliveryID: row.ID, Series: row.Series, Status: domain.DeliveryStatus(row.Status)}
 	}
 	return out, nil
 }

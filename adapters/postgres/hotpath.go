@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/uptrace/bun"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 
@@ -31,28 +30,44 @@ import (
 // cached makes a statement prepared once per connection and reused.
 const cached = pgx.QueryExecModeCacheStatement
 
-const insertClickSQL = hotMarker + `click.insert
+// insertClicksSQL writes any number of clicks in one statement: one shape,
+// prepared once, whether a click comes alone or in a WhatsApp batch.
+const insertClicksSQL = hotMarker + `click.insert
 INSERT INTO inbound_sources (correlation_id, device_id, click_url, parsed_params, user_agent, ip_address, is_bot, created_at,
 	correlated_at, conversation_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::text[], $7::bool[], $8::timestamptz[],
+	$9::timestamptz[], $10::bigint[])`
 
-type inboundSources struct {
-	db  bun.IDB
-	hot *txRepos
-}
+type inboundSources struct{ t *txRepos }
 
-// Add stores a new click; a taken correlation id is domain.ErrConflict.
-func (r inboundSources) Add(ctx context.Context, s *domain.InboundSource) error {
-	m, err := inboundSourceFrom(s)
-	if err != nil {
-		return err
+// Add stores new clicks; a taken correlation id is domain.ErrConflict.
+func (r inboundSources) Add(ctx context.Context, ss ...*domain.InboundSource) error {
+	n := len(ss)
+	if n == 0 {
+		return nil
 	}
-	err = r.hot.pgx(func(c *pgx.Conn) error {
-		_, err := c.Exec(ctx, insertClickSQL, cached, m.CorrelationID, m.DeviceID, m.ClickURL, []byte(m.ParsedParams),
-			m.UserAgent, m.IPAddress, m.IsBot, m.CreatedAt, m.CorrelatedAt, m.ConversationID)
+	var (
+		refs, devices, urls, params = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		agents, ips                 = make([]string, n), make([]string, n)
+		bots                        = make([]bool, n)
+		created                     = make([]time.Time, n)
+		correlated                  = make([]*time.Time, n)
+		convs                       = make([]*int64, n)
+	)
+	for i, s := range ss {
+		m, err := inboundSourceFrom(s)
+		if err != nil {
+			return err
+		}
+		refs[i], devices[i], urls[i], params[i] = m.CorrelationID, m.DeviceID, m.ClickURL, string(m.ParsedParams)
+		agents[i], ips[i], bots[i], created[i], correlated[i], convs[i] = m.UserAgent, m.IPAddress, m.IsBot, m.CreatedAt,
+			m.CorrelatedAt, m.ConversationID
+	}
+	err := r.t.pgx(func(c *pgx.Conn) error {
+		_, err := c.Exec(ctx, insertClicksSQL, cached, refs, devices, urls, params, agents, ips, bots, created, correlated, convs)
 		return err
 	})
-	return classify(err, "insert inbound source")
+	return classify(err, "insert inbound sources")
 }
 
 const insertEventSQL = hotMarker + `outbox.insert
@@ -60,10 +75,7 @@ INSERT INTO outbox (event_id, event_type, payload, correlation_id, lead_key, tra
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 RETURNING id`
 
-type outbox struct {
-	tx  bun.Tx
-	hot *txRepos
-}
+type outbox struct{ t *txRepos }
 
 // Append writes each event's fixed payload bytes in the caller's
 // transaction and returns the stored rows' identities.
@@ -80,7 +92,7 @@ func (o outbox) Append(ctx context.Context, events ...domain.Event) ([]ports.Out
 		return nil, fmt.Errorf("encode trace context: %w", err)
 	}
 	out := make([]ports.OutboxEvent, len(events))
-	err = o.hot.pgx(func(c *pgx.Conn) error {
+	err = o.t.pgx(func(c *pgx.Conn) error {
 		for i, e := range events {
 			payload, err := e.Payload()
 			if err != nil {
@@ -137,10 +149,7 @@ SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::uuid[], $5::text[
 ON CONFLICT DO NOTHING
 RETURNING ` + deliveryColumnsSQL
 
-type deliveries struct {
-	tx  bun.Tx
-	hot *txRepos
-}
+type deliveries struct{ t *txRepos }
 
 // Open stores the new deliveries and returns those it created.
 func (r deliveries) Open(ctx context.Context, ds []*domain.Delivery) ([]*domain.Delivery, error) {
@@ -164,11 +173,11 @@ func (r deliveries) Open(ctx context.Context, ds []*domain.Delivery) ([]*domain.
 	for i, d := range ds {
 		row := d.Row()
 		outboxIDs[i], eventIDs[i], types[i], configs[i] = row.OutboxID, row.EventID, string(row.EventType), row.ConfigID
-		leadKeys[i], series[i], statuses[i] = nullable(row.LeadKey), int32(row.Series), string(row.Status) //nolint:gosec // G115: series are small
+		leadKeys[i], series[i], statuses[i] = nullable(row.LeadKey), int32(row.Series), string(row.Status)               //nolint:gosec // G115: series are small
 		attempts[i], errs[i], created[i], next[i] = int32(row.Attempts), row.LastError, row.CreatedAt, row.NextAttemptAt //nolint:gosec // G115: attempts are few
 	}
 	var out []*domain.Delivery
-	err := r.hot.pgx(func(c *pgx.Conn) error {
+	err := r.t.pgx(func(c *pgx.Conn) error {
 		rows, err := c.Query(ctx, openDeliveriesSQL, cached, outboxIDs, eventIDs, types, configs, leadKeys, series, statuses,
 			attempts, errs, created, next)
 		if err != nil {
@@ -188,8 +197,8 @@ func (r deliveries) Open(ctx context.Context, ds []*domain.Delivery) ([]*domain.
 		return nil, classify(err, "insert deliveries")
 	}
 	for _, d := range out {
-		if !slices.Contains(r.hot.opened, d.ConfigID()) {
-			r.hot.opened = append(r.hot.opened, d.ConfigID())
+		if !slices.Contains(r.t.opened, d.ConfigID()) {
+			r.t.opened = append(r.t.opened, d.ConfigID())
 		}
 	}
 	return out, nil
@@ -215,7 +224,7 @@ func (r deliveries) LockLimits(ctx context.Context, configID string) (ports.Clai
 		rateNext *time.Time
 		inFlight int
 	)
-	err := r.hot.pgx(func(c *pgx.Conn) error {
+	err := r.t.pgx(func(c *pgx.Conn) error {
 		err := c.QueryRow(ctx, lockLimitsSQL, cached, configID).Scan(&m.ID, &m.ServiceName, &m.TargetURL, &m.Secret, &prev,
 			&m.EventTypes, &m.Ordering, &m.MaxPerSecond, &m.IsActive, &m.FailingSince, &m.DisabledReason, &m.DisabledAt,
 			&m.CreatedAt, &m.UpdatedAt, &rateNext)
@@ -243,7 +252,7 @@ const saveRateSQL = hotMarker + `claim.rate
 UPDATE webhook_configs SET rate_next = $2 WHERE id = $1`
 
 func (r deliveries) SaveRateLimit(ctx context.Context, configID string, rate domain.RateLimit) error {
-	err := r.hot.pgx(func(c *pgx.Conn) error {
+	err := r.t.pgx(func(c *pgx.Conn) error {
 		_, err := c.Exec(ctx, saveRateSQL, cached, configID, timePtr(rate.Next))
 		return err
 	})
@@ -279,7 +288,7 @@ func (r deliveries) ClaimDue(ctx context.Context, q ports.ClaimQuery) ([]ports.D
 		return nil, nil
 	}
 	var jobs []ports.DeliveryJob
-	err := r.hot.pgx(func(c *pgx.Conn) error {
+	err := r.t.pgx(func(c *pgx.Conn) error {
 		rows, err := c.Query(ctx, claimSQL, cached, q.ConfigID, q.Now, q.Retries, q.Ordered, q.Limit, q.Owner)
 		if err != nil {
 			return err
@@ -376,7 +385,7 @@ func (r deliveries) SaveOutcomes(ctx context.Context, owner string, outcomes []p
 			aError, aBody, aAt = append(aError, a.Error), append(aBody, body), append(aAt, a.AttemptedAt)
 		}
 	}
-	err := r.hot.pgx(func(c *pgx.Conn) error {
+	err := r.t.pgx(func(c *pgx.Conn) error {
 		_, err := c.Exec(ctx, saveOutcomesSQL, cached, owner, ids, statuses, attempts, codes, errs, next, finished,
 			aDelivery, aEvent, aConfig, aNumber, aCode, aDuration, aError, aBody, aAt)
 		return err
@@ -392,10 +401,9 @@ func (r deliveries) Release(ctx context.Context, owner string, ids []int64) erro
 	if len(ids) == 0 {
 		return nil
 	}
-	err := r.hot.pgx(func(c *pgx.Conn) error {
+	err := r.t.pgx(func(c *pgx.Conn) error {
 		_, err := c.Exec(ctx, releaseSQL, cached, owner, ids)
 		return err
 	})
 	return classify(err, "release deliveries")
 }
-

@@ -158,20 +158,19 @@ func (t *txRepos) pgx(f func(conn *pgx.Conn) error) error {
 	})
 }
 
-func (t *txRepos) InboundSources() ports.InboundSourceRepository {
-	return inboundSources{db: t.tx, hot: t}
-}
+// db is the transaction for bun's statements.
+func (t *txRepos) db(context.Context) (bun.IDB, error) { return t.tx, nil }
+
+func (t *txRepos) InboundSources() ports.InboundSourceRepository { return inboundSources{t: t} }
 
 func (t *txRepos) WebhookConfigs() ports.WebhookConfigRepository {
-	return webhookConfigs{db: t.tx, cache: t.uow.configs, repos: t}
+	return webhookConfigs{t: t, cache: t.uow.configs}
 }
 
-func (t *txRepos) Conversations() ports.ConversationRepository { return conversations{db: t.tx} }
+func (t *txRepos) Conversations() ports.ConversationRepository { return conversations{t: t} }
 
-func (t *txRepos) Leads() ports.LeadRepository { return leads{db: t.tx} }
+func (t *txRepos) Leads() ports.LeadRepository { return leads{t: t} }
 
-func (t *txRepos) Deliveries() ports.DeliveryRepository {
-	return deliveries{tx: t.tx, hot: t}
-}
+func (t *txRepos) Deliveries() ports.DeliveryRepository { return deliveries{t: t} }
 
-func (t *txRepos) Outbox() ports.Outbox { return outbox{tx: t.tx, hot: t} }
+func (t *txRepos) Outbox() ports.Outbox { return outbox{t: t} }
