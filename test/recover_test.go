@@ -38,7 +38,7 @@ func failedEvents(t *testing.T, svc *service, rc *receiver, n int) []string {
 	rc.waitFor(t, 2*n, 60*time.Second) // two attempts each
 	waitNoPending(t, svc)
 	var ids []string
-	rows, err := svc.db(t).Query(t.Context(), "SELECT event_id::text FROM webhook_deliveries WHERE status = 'failed' ORDER BY id")
+	rows, err := svc.db(t).Query(t.Context(), "SELECT event_id::text FROM webhook_deliveries WHERE status IN ('failed', 'exhausted') ORDER BY id")
 	require.NoError(t, err)
 	defer rows.Close()
 	for rows.Next() {
