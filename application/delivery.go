@@ -229,7 +229,7 @@ func (d *Deliverer) record(ctx context.Context, o pendingOutcome) error {
 // before the workers start; without it each outcome is a transaction.
 func (d *Deliverer) StartGrouping(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx)
-	d.outcomes = newGroup(maxGroup, func(items []pendingOutcome) error {
+	d.outcomes = newGroup(groupOptions{max: maxGroup, alone: mayConcernSome}, func(items []pendingOutcome) error {
 		return d.recordOutcomes(ctx, items)
 	})
 }

@@ -165,8 +165,12 @@ func (a *App) wire(ctx context.Context) error {
 		}
 		admin = ui
 	}
-	deps.Clicks = &application.Clicks{UoW: uow, Clock: clock, IDs: ids, Refs: refs, Bots: useragent.New(), Telemetry: metrics,
+	clicks := &application.Clicks{UoW: uow, Clock: clock, IDs: ids, Refs: refs, Bots: useragent.New(), Telemetry: metrics,
 		WhatsApp: domain.WhatsAppLink{Number: cfg.WhatsAppNumber, Prefill: cfg.WhatsAppPrefill}}
+	if cfg.ClickWriters > 0 {
+		clicks.StartGrouping(cfg.ClickWriters)
+	}
+	deps.Clicks = clicks
 	deps.WebhookConfigs = &application.WebhookConfigs{UoW: uow, Clock: clock, IDs: ids, Random: random, Resolver: system.Resolver{},
 		Policy:              domain.TargetPolicy{AllowInsecure: cfg.WebhookAllowInsecure},
 		AllowPrivateTargets: cfg.WebhookAllowPrivateTargets}
