@@ -97,33 +97,30 @@ func (l *DeliveryLog) Recover(ctx context.Context, service string, since time.Ti
 	return len(ids), nil
 }
 
-// reopen opens the next series of each event to the config in one transaction.
+// reopen opens the next series of each event to the config in one
+// transaction. A concurrent redelivery of the same event may take that
+// series first: the insert then waits for it and creates nothing, which is
+// a conflict, and the unit of work runs the whole transaction again, reading
+// each next series afresh.
 func (l *DeliveryLog) reopen(ctx context.Context, cfg *domain.WebhookConfig, events []ports.OutboxEvent) ([]int64, error) {
 	configID := cfg.ID()
 	var ids []int64
-	now := l.Clock.Now()
 	err := l.UoW.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
 		ids = ids[:0]
+		now := l.Clock.Now()
 		for _, ev := range events {
-			// A concurrent redelivery may take the series first: the insert
-			// then waits for it, skips, and the next try sees it.
-			for try := 0; ; try++ {
-				series, err := tx.Deliveries().NextSeries(ctx, ev.ID, configID)
-				if err != nil {
-					return err
-				}
-				created, err := tx.Deliveries().Open(ctx, []*domain.Delivery{domain.OpenDelivery(ev.Ref(), configID, series, now)})
-				if err != nil {
-					return err
-				}
-				if len(created) > 0 {
-					ids = append(ids, created[0].ID())
-					break
-				}
-				if try == 5 {
-					return fmt.Errorf("event %s: %w", ev.EventID, domain.ErrConflict)
-				}
+			series, err := tx.Deliveries().NextSeries(ctx, ev.ID, configID)
+			if err != nil {
+				return err
 			}
+			created, err := tx.Deliveries().Open(ctx, []*domain.Delivery{domain.OpenDelivery(ev.Ref(), configID, series, now)})
+			if err != nil {
+				return err
+			}
+			if len(created) == 0 {
+				return fmt.Errorf("event %s: series %d opened meanwhile: %w", ev.EventID, series, domain.ErrConflict)
+			}
+			ids = append(ids, created[0].ID())
 		}
 		return nil
 	})
