@@ -3,8 +3,11 @@ package domain
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -17,6 +20,31 @@ const (
 	EventLeadCorrelated EventType = "lead.correlated"
 	EventLeadComplete   EventType = "lead.complete"
 )
+
+// ParseEventType returns the event type s names, or an error saying which
+// types there are (AllEventTypes).
+func ParseEventType(s string) (EventType, error) {
+	if i := slices.Index(AllEventTypes, EventType(s)); i >= 0 {
+		return AllEventTypes[i], nil
+	}
+	return "", errors.New("must be " + orList(AllEventTypes))
+}
+
+// orList names values as "a, b or c".
+func orList[T ~string](values []T) string {
+	var b strings.Builder
+	for i, v := range values {
+		switch {
+		case i == 0:
+		case i == len(values)-1:
+			b.WriteString(" or ")
+		default:
+			b.WriteString(", ")
+		}
+		b.WriteString(string(v))
+	}
+	return b.String()
+}
 
 // TimeLayout is the partner contract's timestamp format: RFC 3339, UTC,
 // milliseconds.

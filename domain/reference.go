@@ -48,8 +48,8 @@ type ReferralSource struct {
 // widget.
 func ClickFromReferral(ref CorrelationID, r ReferralSource, now time.Time) (*InboundSource, error) {
 	var v validation
-	if !correlationIDPattern.MatchString(string(ref)) {
-		v.add("correlation_id", "must be O- followed by 6 letters or digits")
+	if m := checkCorrelationID(ref); m != "" {
+		v.add("correlation_id", "%s", m)
 	}
 	params := MarketingParams{}
 	for k, val := range map[string]string{"ctwa_clid": r.CtwaClid, "source_id": r.SourceID, "source_type": r.SourceType} {

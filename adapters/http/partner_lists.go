@@ -43,8 +43,10 @@ func decodeCursor(s string) (*ports.PageKey, bool) {
 	return &ports.PageKey{CreatedAt: time.UnixMicro(c.T).UTC(), ID: c.I}, true
 }
 
-// parsePageQuery reads limit, from_date, to_date, cursor and include_bots;
-// every bad parameter is named in one 400.
+// parsePageQuery reads limit, from_date, to_date, cursor and include_bots
+// into the use case's query, naming every parameter it cannot read in one
+// 400. It only translates: the rules of a query (the page size, the date
+// window) are the use case's, checked once the query could be read.
 func parsePageQuery(q url.Values, bots bool) (ports.PageQuery, error) {
 	var (
 		pq     ports.PageQuery
@@ -52,11 +54,11 @@ func parsePageQuery(q url.Values, bots bool) (ports.PageQuery, error) {
 	)
 	bad := func(field, msg string) { fields = append(fields, domain.FieldError{Field: field, Message: msg}) }
 	if v, ok := q["limit"]; ok {
-		n, err := strconv.Atoi(v[0])
-		if err != nil || n < 1 || n > 10000 {
-			bad("limit", "must be a whole number from 1 to 10000")
-		}
-		pq.Limit = n
+		// The page size's rule is the use case's; what cannot be read as a
+		// whole number is no page size, and the rule refuses it (Atoi gives
+		// 0, or the nearest int for one too large).
+		pq.Paged = true
+		pq.Limit, _ = strconv.Atoi(v[0])
 	}
 	for _, p := range []struct {
 		name string
