@@ -55,7 +55,9 @@ func (f failing) GetWebhookConfig(context.Context, string) (ports.WebhookConfigV
 	return ports.WebhookConfigView{}, f.err
 }
 
-func (f failing) GetLead(context.Context, int64) (ports.LeadView, error) { return ports.LeadView{}, f.err }
+func (f failing) GetLead(context.Context, int64) (ports.LeadView, error) {
+	return ports.LeadView{}, f.err
+}
 
 func (f failing) UpdateLead(context.Context, ports.UpdateLeadCommand) (ports.LeadView, error) {
 	return ports.LeadView{}, f.err
