@@ -163,7 +163,7 @@ func TestRedeliver_GetsPastAConcurrentRedeliveryThroughTheHelper(t *testing.T) {
 	var eventID string
 	require.NoError(t, db.SQL.QueryRow(`SELECT event_id FROM outbox`).Scan(&eventID))
 
-	store := postgres.NewStore(db.Bun, nil)
+	store := postgres.NewStore(db)
 	other := &application.DeliveryLog{UoW: real, Reader: store, Clock: fixedClock{now}, Random: halfRandom{}}
 	var (
 		otherID  int64
