@@ -355,7 +355,7 @@ func TestLeads_RecordsADatabaseSpan(t *testing.T) {
 	assert.Equal(t, codes.Unset, s.Status.Code, "a full page is no failure")
 	attrs := map[string]string{}
 	for _, a := range s.Attributes {
-		attrs[string(a.Key)] = a.Value.Emit()
+		attrs[string(a.Key)] = a.Value.String()
 	}
 	assert.Equal(t, "postgresql", attrs["db.system.name"])
 	assert.Equal(t, "SELECT", attrs["db.operation.name"])
