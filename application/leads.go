@@ -38,11 +38,9 @@ func (l *Leads) GetLead(ctx context.Context, conversationID int64) (ports.LeadVi
 }
 
 // UpdateLead merges the agent's data and completes the lead when it may;
-// completing emits lead.complete in the same transaction, once.
+// completing emits lead.complete in the same transaction, once. The lead
+// checks the data itself (Lead.Update), so a refused update changes nothing.
 func (l *Leads) UpdateLead(ctx context.Context, cmd ports.UpdateLeadCommand) (ports.LeadView, error) {
-	if err := domain.ValidateLeadData(cmd.Data); err != nil {
-		return ports.LeadView{}, err
-	}
 	var (
 		view   ports.LeadView
 		events []domain.Event

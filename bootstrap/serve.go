@@ -69,7 +69,8 @@ type App struct {
 // NewApp connects to the database, migrates when configured to, and wires
 // every adapter and use case.
 func NewApp(ctx context.Context, cfg Config, tel *Telemetry, log *slog.Logger) (*App, error) {
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.PoolOptions{MaxConns: cfg.DatabaseMaxConns, AcquireTimeout: cfg.DatabaseAcquireTimeout})
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.PoolOptions{MaxConns: cfg.DatabaseMaxConns, AcquireTimeout: cfg.DatabaseAcquireTimeout,
+		BypassConns: bypassConns(cfg), TracerProvider: tel.Tracer, MeterProvider: tel.Meter})
 	if err != nil {
 		return nil, err
 	}
@@ -84,6 +85,17 @@ func NewApp(ctx context.Context, cfg Config, tel *Telemetry, log *slog.Logger) (
 	return a, nil
 }
 
+// bypassConns sizes the pool of the statements that bypass bun, the
+// partner listings: one connection for each list query the line lets run
+// at once and two for the event look-ups outside it; with no line, as many
+// as the main pool.
+func bypassConns(cfg Config) int32 {
+	if cfg.PartnerQueryConcurrency > 0 {
+		return int32(cfg.PartnerQueryConcurrency) + 2
+	}
+	return cfg.DatabaseMaxConns
+}
+
 func (a *App) wire(ctx context.Context) error {
 	cfg, log := a.cfg, a.log
 	migrator := postgres.NewMigrator(a.db)
@@ -93,7 +105,7 @@ func (a *App) wire(ctx context.Context) error {
 		}
 		log.InfoContext(ctx, "schema migrated")
 	}
-	store := postgres.NewStore(a.db.Bun, a.tel.Tracer)
+	store := postgres.NewStore(a.db)
 	metrics, err := telemetry.NewMetrics(a.tel.Meter, telemetry.Sources{
 		OutboxLag: func(ctx context.Context) (float64, bool, error) {
 			return store.Gauge(ctx, application.GaugeOutboxLag)

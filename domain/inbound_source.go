@@ -22,10 +22,18 @@ type CorrelationID string
 
 var correlationIDPattern = regexp.MustCompile(`^O-[A-Za-z0-9]{6}$`)
 
+// checkCorrelationID reports why s is not a correlation id, "" when it is.
+func checkCorrelationID(s CorrelationID) string {
+	if !correlationIDPattern.MatchString(string(s)) {
+		return "must be O- followed by 6 letters or digits"
+	}
+	return ""
+}
+
 // ParseCorrelationID validates s as a correlation id.
 func ParseCorrelationID(s string) (CorrelationID, error) {
-	if !correlationIDPattern.MatchString(s) {
-		return "", invalid("correlation_id", "must be O- followed by 6 letters or digits")
+	if m := checkCorrelationID(CorrelationID(s)); m != "" {
+		return "", invalid("correlation_id", "%s", m)
 	}
 	return CorrelationID(s), nil
 }
@@ -87,8 +95,8 @@ func RecordClick(c NewClick) (*InboundSource, error) {
 	} else if m := checkText(c.DeviceID); m != "" {
 		v.add("device_id", "%s", m)
 	}
-	if !correlationIDPattern.MatchString(string(c.CorrelationID)) {
-		v.add("correlation_id", "must be O- followed by 6 letters or digits")
+	if m := checkCorrelationID(c.CorrelationID); m != "" {
+		v.add("correlation_id", "%s", m)
 	}
 	ua := truncateRunes(c.UserAgent, MaxUserAgentLen)
 	if m := checkText(ua); m != "" {

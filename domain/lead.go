@@ -123,10 +123,10 @@ type LeadUpdate struct {
 	Now     time.Time
 }
 
-// ValidateLeadData checks lead_data as the contract says: keys match
+// validateLeadData checks lead_data as the contract says: keys match
 // ^[a-z][a-z0-9_]{0,63}$, values are at most 1000 characters, at most 50
 // keys, and email, when given, is an address.
-func ValidateLeadData(data map[string]string) error {
+func validateLeadData(data map[string]string) error {
 	var v validation
 	if len(data) > MaxLeadDataKeys {
 		v.add("lead_data", "must have at most %d keys", MaxLeadDataKeys)
@@ -162,7 +162,7 @@ func validEmail(s string) bool {
 // field is present or completion is asked for. Completing records
 // lead.complete, once in the lead's life; later updates change data only.
 func (l *Lead) Update(u LeadUpdate) error {
-	if err := ValidateLeadData(u.Data); err != nil {
+	if err := validateLeadData(u.Data); err != nil {
 		return err
 	}
 	merged := make(map[string]string, len(l.data)+len(u.Data)+1)

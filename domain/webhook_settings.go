@@ -53,9 +53,9 @@ func NewDeliverySettings(eventTypes []string, ordering string, maxPerSecond *int
 	if eventTypes != nil && !slices.Contains(eventTypes, AnyEventType) {
 		s.EventTypes = make([]EventType, 0, len(eventTypes))
 		for _, t := range eventTypes {
-			et := EventType(t)
+			et, err := ParseEventType(t)
 			switch {
-			case !slices.Contains(AllEventTypes, et):
+			case err != nil:
 				v.add("event_types", "unknown event type %q; known types: %s", truncateRunes(t, 64), eventTypeList())
 			case !slices.Contains(s.EventTypes, et):
 				s.EventTypes = append(s.EventTypes, et)

@@ -62,8 +62,13 @@ type PageKey struct {
 type PageQuery struct {
 	// From is inclusive, To exclusive; nil means unbounded.
 	From, To *time.Time
-	// Limit is the page size; 0 returns every matching record.
+	// Limit is the page size; 0 returns every matching record, unless
+	// Paged says a page size was asked for (then it must be 1 or more).
 	Limit int
+	// Paged says the caller asked for a page (sent a limit), so that a
+	// limit of 0, or one that could not be read, is refused rather than
+	// taken for none.
+	Paged bool
 	// After resumes after this key (from a cursor).
 	After *PageKey
 	// IncludeBots includes clicks flagged as bots (attribution only).

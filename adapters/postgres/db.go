@@ -12,15 +12,24 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
-// DB is one pgx pool shared by bun and River, plus a tiny pool that River's
-// notifier uses for LISTEN.
+// DB is the service's database: one pgx pool shared by bun and River (SQL
+// is that pool as database/sql, which River's driver and bun take), a tiny
+// pool for the sessions that hold one connection (River's and the workers'
+// LISTEN, the liveness session), and the small pool of the statements that
+// bypass bun (bypass.go).
 type DB struct {
 	Pool     *pgxpool.Pool
 	Listener *pgxpool.Pool
-	SQL      *sql.DB
-	Bun      *bun.DB
+	// Bypass runs the statements that bypass bun, and only those.
+	Bypass *pgxpool.Pool
+	SQL    *sql.DB
+	Bun    *bun.DB
+
+	acquireTimeout time.Duration
 }
 
 // PoolOptions size the pool and bound how long work waits for it.
@@ -33,6 +42,14 @@ type PoolOptions struct {
 	// the liveness-ping timeout unless the URL sets connect_timeout. 0
 	// waits as long as the caller's context allows.
 	AcquireTimeout time.Duration
+	// BypassConns caps the pool of the statements that bypass bun (the
+	// partner listings and the delivery log, bypass.go); 0 is 6.
+	BypassConns int32
+	// TracerProvider, when set, gives each statement that bypasses bun a
+	// span (otelpgx); MeterProvider its duration metric. bun's statements
+	// are traced by bunotel, on bun.
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
 }
 
 // Open connects to url and checks the connection.
@@ -67,11 +84,18 @@ func Open(ctx context.Context, url string, opts PoolOptions) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect listener pool: %w", err)
 	}
+	bypass, err := openBypassPool(ctx, cfg, opts)
+	if err != nil {
+		listener.Close()
+		pool.Close()
+		return nil, err
+	}
 	// As stdlib.OpenDBFromPool, with the acquire bounded: database/sql
 	// keeps no idle connections of its own, the pgx pool does.
 	sqlDB := sql.OpenDB(boundedConnector{Connector: stdlib.GetPoolConnector(pool), timeout: opts.AcquireTimeout})
 	sqlDB.SetMaxIdleConns(0)
-	db := &DB{Pool: pool, Listener: listener, SQL: sqlDB, Bun: bun.NewDB(sqlDB, pgdialect.New())}
+	db := &DB{Pool: pool, Listener: listener, Bypass: bypass, SQL: sqlDB, Bun: bun.NewDB(sqlDB, pgdialect.New()),
+		acquireTimeout: opts.AcquireTimeout}
 	if err := pool.Ping(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("ping database %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
@@ -82,6 +106,7 @@ func Open(ctx context.Context, url string, opts PoolOptions) (*DB, error) {
 // Close releases every connection.
 func (d *DB) Close() {
 	_ = d.Bun.Close()
+	d.Bypass.Close()
 	d.Listener.Close()
 	d.Pool.Close()
 }

@@ -11,7 +11,9 @@ import (
 // Listen calls wake for every notification on NotifyChannel until ctx
 // ends, on a connection of its own from pool. When the connection is lost
 // it connects again (with a pause) and calls wake once, since a
-// notification may have been missed meanwhile.
+// notification may have been missed meanwhile. It is raw pgx because LISTEN
+// belongs to one held connection, which bun cannot hold (bypass.go lists
+// every statement that does not go through bun).
 func Listen(ctx context.Context, pool *pgxpool.Pool, wake func(), log *slog.Logger) {
 	failing := false
 	for ctx.Err() == nil {

@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/uptrace/bun"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
-	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/aurix/integrations/domain"
 	"github.com/aurix/integrations/ports"
@@ -52,19 +52,18 @@ func (o outbox) Append(ctx context.Context, events ...domain.Event) ([]ports.Out
 }
 
 // Store answers the read-side queries (stored events, partner listings,
-// the delivery log) outside any use-case transaction.
+// the delivery log) outside any use-case transaction: through bun, except
+// the listings, which bypass it (bypass.go).
 type Store struct {
-	db     *bun.DB
-	tracer trace.Tracer
+	db *bun.DB
+	// bypass is the pool of the statements that bypass bun.
+	bypass         *pgxpool.Pool
+	acquireTimeout time.Duration
 }
 
-// NewStore returns a Store over db. The listings, which bypass bun's query
-// hook, record their database spans with tp; nil records none.
-func NewStore(db *bun.DB, tp trace.TracerProvider) *Store {
-	if tp == nil {
-		tp = noop.NewTracerProvider()
-	}
-	return &Store{db: db, tracer: tp.Tracer("github.com/aurix/integrations/adapters/postgres")}
+// NewStore returns a Store over db.
+func NewStore(db *DB) *Store {
+	return &Store{db: db.Bun, bypass: db.Bypass, acquireTimeout: db.acquireTimeout}
 }
 
 func outboxEventOf(m outboxModel) ports.OutboxEvent {
