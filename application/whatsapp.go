@@ -58,7 +58,9 @@ func (w *WhatsApp) receive(ctx context.Context, m ports.InboundMessage) error {
 
 func (w *WhatsApp) receiveTx(ctx context.Context, tx ports.Tx, m ports.InboundMessage) ([]domain.Event, error) {
 	now := w.Clock.Now()
-	fresh, err := tx.Conversations().RecordMessage(ctx, m.ChannelID, m.MessageID, now)
+	// Only the message id's digest is kept: Meta's ids carry the sender's
+	// phone number.
+	fresh, err := tx.Conversations().RecordMessage(ctx, m.ChannelID, domain.MessageKey(m.MessageID), now)
 	if err != nil || !fresh {
 		return nil, err
 	}

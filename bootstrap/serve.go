@@ -147,7 +147,8 @@ func (a *App) wire(ctx context.Context) error {
 		admin = ui
 	}
 	deps.Clicks = &application.Clicks{UoW: uow, Clock: clock, IDs: ids, Refs: refs, Bots: useragent.New(), Telemetry: metrics,
-		WhatsApp: domain.WhatsAppLink{Number: cfg.WhatsAppNumber, Prefill: cfg.WhatsAppPrefill}}
+		WhatsApp: domain.WhatsAppLink{Number: cfg.WhatsAppNumber, Prefill: cfg.WhatsAppPrefill}, AnonymizeIP: cfg.IPAnonymize}
+	deps.Erasures = &application.Erasures{UoW: uow, Clock: clock, IDs: ids, Telemetry: metrics, Log: log.With("component", "erasure")}
 	deps.WebhookConfigs = &application.WebhookConfigs{UoW: uow, Clock: clock, IDs: ids, Random: random, Resolver: system.Resolver{},
 		Policy:              domain.TargetPolicy{AllowInsecure: cfg.WebhookAllowInsecure},
 		AllowPrivateTargets: cfg.WebhookAllowPrivateTargets}
@@ -221,13 +222,22 @@ func (a *App) wireRiver(_ context.Context, uow ports.UnitOfWork, store *postgres
 	}
 	if cfg.worksDeliveries() {
 		workers := river.NewWorkers()
+		var purger ports.RetentionPurger
+		purgeEvery := time.Duration(0)
+		if cfg.purges() {
+			purger = &application.Retention{UoW: uow, Clock: clock, Policy: cfg.RetentionPolicy()}
+			purgeEvery = cfg.RetentionInterval
+		}
 		riveradapter.AddWorkers(workers, &application.Maintenance{UoW: uow,
 			Gauges: store, Clock: clock, DisableAfter: cfg.WebhookDisableAfter,
-			Log: a.log.With("component", "maintenance")}, a.log)
+			Log: a.log.With("component", "maintenance")}, purger, a.log.With("component", "maintenance"))
 		riverCfg.Workers = workers
-		riverCfg.Queues = map[string]river.QueueConfig{riveradapter.QueueMaintenance: {MaxWorkers: 2}}
-		riverCfg.PeriodicJobs = riveradapter.PeriodicJobs()
+		// A long purge round keeps one worker; the short rounds have the others.
+		riverCfg.Queues = map[string]river.QueueConfig{riveradapter.QueueMaintenance: {MaxWorkers: 3}}
+		riverCfg.PeriodicJobs = riveradapter.PeriodicJobs(purgeEvery)
 		riverCfg.JobTimeout = riveradapter.JobTimeout()
+		riverCfg.CompletedJobRetentionPeriod, riverCfg.CancelledJobRetentionPeriod, riverCfg.DiscardedJobRetentionPeriod =
+			cfg.RiverJobRetention()
 	}
 	client, err := river.NewClient(driver, riverCfg)
 	if err != nil {
@@ -281,7 +291,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.log.InfoContext(ctx, "working deliveries", "process_id", a.heartbeat.ID(),
 		"workers", a.cfg.WebhookWorkers, "retry_workers", a.cfg.WebhookRetryWorkers,
 		"every_heartbeat", "hand back the deliveries of dead worker processes",
-		"periodic", "measure backlog, disable failing endpoints (scheduled by the River leader, run by one worker)")
+		"periodic", "measure backlog, disable failing endpoints, retention purge (scheduled by the River leader, run by one worker)")
 	return nil
 }
 

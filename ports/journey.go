@@ -113,8 +113,9 @@ type PartnerReader interface {
 
 // ConversationRepository keeps conversations and the message ids seen.
 type ConversationRepository interface {
-	// RecordMessage notes a message id; false means it was seen before.
-	RecordMessage(ctx context.Context, channelID, messageID string, at time.Time) (bool, error)
+	// RecordMessage notes a message key (domain.MessageKey); false means
+	// it was seen before.
+	RecordMessage(ctx context.Context, channelID, messageKey string, at time.Time) (bool, error)
 	// Open returns the sender's conversation on the channel, creating it
 	// when absent; created tells which.
 	Open(ctx context.Context, channelID string, sender domain.Sender, at time.Time) (id int64, created bool, err error)

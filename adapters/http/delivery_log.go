@@ -3,6 +3,8 @@ package http
 import (
 	"net/http"
 	"regexp"
+	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/gorilla/mux"
@@ -63,6 +65,15 @@ func excerpt(b []byte) string {
 	return string([]rune(string(b)))
 }
 
+// eventTypeNames lists the catalogue's event types for a message.
+func eventTypeNames() string {
+	names := make([]string, len(domain.AllEventTypes))
+	for i, t := range domain.AllEventTypes {
+		names[i] = string(t)
+	}
+	return strings.Join(names, ", ")
+}
+
 var deliveryStatuses = map[string]domain.DeliveryStatus{
 	"succeeded": domain.DeliverySucceeded, "failed": domain.DeliveryFailed, "pending": domain.DeliveryPending,
 	"exhausted": domain.DeliveryExhausted,
@@ -80,11 +91,10 @@ func (h *handlers) listDeliveries(w http.ResponseWriter, r *http.Request) {
 		dq.Status = st
 	}
 	if v := q.Get("event_type"); v != "" {
-		switch domain.EventType(v) {
-		case domain.EventWidgetClick, domain.EventLeadCorrelated, domain.EventLeadComplete:
+		if slices.Contains(domain.AllEventTypes, domain.EventType(v)) {
 			dq.EventType = domain.EventType(v)
-		default:
-			fields = append(fields, domain.FieldError{Field: "event_type", Message: "must be widget.click, lead.correlated or lead.complete"})
+		} else {
+			fields = append(fields, domain.FieldError{Field: "event_type", Message: "must be one of " + eventTypeNames()})
 		}
 	}
 	if len(fields) > 0 {
