@@ -52,7 +52,7 @@ func (r erasures) MatchLeads(ctx context.Context, key domain.ErasureKey) ([]*dom
 		return nil, err
 	}
 	var ms []leadModel
-	err = r.tx.NewSelect().Model(&ms).Where("conversation_id IN (?)", bun.In(ids)).
+	err = r.tx.NewSelect().Model(&ms).Where("conversation_id IN (?)", bun.List(ids)).
 		Order("conversation_id").For("UPDATE").Scan(ctx)
 	if err != nil {
 		return nil, classify(err, "lock leads to erase")
@@ -92,7 +92,7 @@ func (r erasures) ClicksOfConversations(ctx context.Context, conversationIDs []i
 	if len(conversationIDs) == 0 {
 		return nil, nil
 	}
-	return r.clicks(ctx, "lock clicks of leads to erase", "conversation_id IN (?)", bun.In(conversationIDs))
+	return r.clicks(ctx, "lock clicks of leads to erase", "conversation_id IN (?)", bun.List(conversationIDs))
 }
 
 func (r erasures) LooseClicksOfDevices(ctx context.Context, deviceIDs []string) ([]*domain.InboundSource, error) {
@@ -100,7 +100,7 @@ func (r erasures) LooseClicksOfDevices(ctx context.Context, deviceIDs []string) 
 		return nil, nil
 	}
 	// Served by inbound_sources_loose_device_idx.
-	return r.clicks(ctx, "lock clicks of the devices", "device_id IN (?) AND conversation_id IS NULL AND device_id <> ''", bun.In(deviceIDs))
+	return r.clicks(ctx, "lock clicks of the devices", "device_id IN (?) AND conversation_id IS NULL AND device_id <> ''", bun.List(deviceIDs))
 }
 
 func (r erasures) EventsOf(ctx context.Context, leadKeys []string) ([]ports.StoredPayload, error) {
@@ -112,7 +112,7 @@ func (r erasures) EventsOf(ctx context.Context, leadKeys []string) ([]ports.Stor
 		EventType string `bun:"event_type"`
 		Payload   []byte `bun:"payload"`
 	}
-	err := r.tx.NewRaw("SELECT id, event_type, payload FROM outbox WHERE lead_key IN (?) ORDER BY id FOR UPDATE", bun.In(leadKeys)).
+	err := r.tx.NewRaw("SELECT id, event_type, payload FROM outbox WHERE lead_key IN (?) ORDER BY id FOR UPDATE", bun.List(leadKeys)).
 		Scan(ctx, &rows)
 	if err != nil {
 		return nil, classify(err, "lock events to erase")
@@ -140,7 +140,7 @@ func (r erasures) ClearAttempts(ctx context.Context, outboxIDs []int64, marker s
 	res, err := r.tx.NewRaw(`UPDATE webhook_attempts SET response_body = ''::bytea,
 			error = CASE WHEN error = '' THEN '' ELSE ? END
 		WHERE event_id IN (SELECT event_id FROM outbox WHERE id IN (?))
-			AND (response_body <> ''::bytea OR error NOT IN ('', ?))`, marker, bun.In(outboxIDs), marker).Exec(ctx)
+			AND (response_body <> ''::bytea OR error NOT IN ('', ?))`, marker, bun.List(outboxIDs), marker).Exec(ctx)
 	if err != nil {
 		return 0, classify(err, "clear attempts of erased events")
 	}
@@ -149,7 +149,7 @@ func (r erasures) ClearAttempts(ctx context.Context, outboxIDs []int64, marker s
 		return 0, fmt.Errorf("clear attempts of erased events: %w", err)
 	}
 	_, err = r.tx.NewRaw(`UPDATE webhook_deliveries SET last_error = ? WHERE outbox_id IN (?) AND last_error NOT IN ('', ?)`,
-		marker, bun.In(outboxIDs), marker).Exec(ctx)
+		marker, bun.List(outboxIDs), marker).Exec(ctx)
 	if err != nil {
 		return 0, classify(err, "clear last errors of erased events")
 	}
@@ -233,7 +233,7 @@ func (r retention) EventsBefore(ctx context.Context, t time.Time, k *ports.Purge
 		LastFinished *time.Time `bun:"last_finished"`
 	}
 	err = r.tx.NewRaw(`SELECT outbox_id, count(*) FILTER (WHERE status = 'pending') AS pending, max(finished_at) AS last_finished
-		FROM webhook_deliveries WHERE outbox_id IN (?) GROUP BY outbox_id`, bun.In(ids)).Scan(ctx, &states)
+		FROM webhook_deliveries WHERE outbox_id IN (?) GROUP BY outbox_id`, bun.List(ids)).Scan(ctx, &states)
 	if err != nil {
 		return nil, classify(err, "deliveries of expired events")
 	}
@@ -257,16 +257,16 @@ func (r retention) DeleteEvents(ctx context.Context, outboxIDs []int64) (ports.P
 		return gone, nil
 	}
 	n, err := r.exec(ctx, "delete attempts of expired events",
-		"DELETE FROM webhook_attempts WHERE event_id IN (SELECT event_id FROM outbox WHERE id IN (?))", bun.In(outboxIDs))
+		"DELETE FROM webhook_attempts WHERE event_id IN (SELECT event_id FROM outbox WHERE id IN (?))", bun.List(outboxIDs))
 	if err != nil {
 		return gone, err
 	}
 	gone.Attempts = n
 	if gone.Deliveries, err = r.exec(ctx, "delete deliveries of expired events",
-		"DELETE FROM webhook_deliveries WHERE outbox_id IN (?)", bun.In(outboxIDs)); err != nil {
+		"DELETE FROM webhook_deliveries WHERE outbox_id IN (?)", bun.List(outboxIDs)); err != nil {
 		return gone, err
 	}
-	if gone.Events, err = r.exec(ctx, "delete expired events", "DELETE FROM outbox WHERE id IN (?)", bun.In(outboxIDs)); err != nil {
+	if gone.Events, err = r.exec(ctx, "delete expired events", "DELETE FROM outbox WHERE id IN (?)", bun.List(outboxIDs)); err != nil {
 		return gone, err
 	}
 	return gone, nil
@@ -298,7 +298,7 @@ func (r retention) DeleteClicks(ctx context.Context, ids []int64) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	return r.exec(ctx, "delete expired clicks", "DELETE FROM inbound_sources WHERE id IN (?) AND conversation_id IS NULL", bun.In(ids))
+	return r.exec(ctx, "delete expired clicks", "DELETE FROM inbound_sources WHERE id IN (?) AND conversation_id IS NULL", bun.List(ids))
 }
 
 func (r retention) LeadsBefore(ctx context.Context, t time.Time, k *ports.PurgeKey, limit int) ([]domain.StoredLeadFacts, error) {
@@ -326,14 +326,14 @@ func (r retention) DeleteLeads(ctx context.Context, conversationIDs []int64) (in
 	if len(conversationIDs) == 0 {
 		return 0, nil
 	}
-	n, err := r.exec(ctx, "delete expired leads", "DELETE FROM leads WHERE conversation_id IN (?)", bun.In(conversationIDs))
+	n, err := r.exec(ctx, "delete expired leads", "DELETE FROM leads WHERE conversation_id IN (?)", bun.List(conversationIDs))
 	if err != nil {
 		return 0, err
 	}
-	if _, err := r.exec(ctx, "delete clicks of expired leads", "DELETE FROM inbound_sources WHERE conversation_id IN (?)", bun.In(conversationIDs)); err != nil {
+	if _, err := r.exec(ctx, "delete clicks of expired leads", "DELETE FROM inbound_sources WHERE conversation_id IN (?)", bun.List(conversationIDs)); err != nil {
 		return 0, err
 	}
-	if _, err := r.exec(ctx, "delete conversations of expired leads", "DELETE FROM conversations WHERE id IN (?)", bun.In(conversationIDs)); err != nil {
+	if _, err := r.exec(ctx, "delete conversations of expired leads", "DELETE FROM conversations WHERE id IN (?)", bun.List(conversationIDs)); err != nil {
 		return 0, err
 	}
 	return n, nil
@@ -361,7 +361,7 @@ func (r retention) DeleteMessages(ctx context.Context, keys []string) (int, erro
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	return r.exec(ctx, "delete expired message keys", "DELETE FROM whatsapp_messages WHERE message_id IN (?)", bun.In(keys))
+	return r.exec(ctx, "delete expired message keys", "DELETE FROM whatsapp_messages WHERE message_id IN (?)", bun.List(keys))
 }
 
 func (r retention) exec(ctx context.Context, what, query string, args ...any) (int, error) {
