@@ -210,7 +210,7 @@ func (a *App) wireDeliveries(store *postgres.Store, metrics *telemetry.Metrics, 
 // wireRiver builds the River client: in a worker process it runs the
 // periodic maintenance (the River leader schedules it, so it runs on one
 // process at a time); in an api process it only backs River UI.
-func (a *App) wireRiver(_ context.Context, uow ports.UnitOfWork, store *postgres.Store, clock ports.Clock) error {
+func (a *App) wireRiver(ctx context.Context, uow ports.UnitOfWork, store *postgres.Store, clock ports.Clock) error {
 	cfg := a.cfg
 	driver := riverdatabasesql.NewWithPgxListener(a.db.SQL, a.db.Listener)
 	riverCfg := &river.Config{
@@ -227,6 +227,10 @@ func (a *App) wireRiver(_ context.Context, uow ports.UnitOfWork, store *postgres
 		if cfg.purges() {
 			purger = &application.Retention{UoW: uow, Clock: clock, Policy: cfg.RetentionPolicy()}
 			purgeEvery = cfg.RetentionInterval
+			if on, err := store.AutovacuumOn(ctx); err == nil && !on {
+				a.log.WarnContext(ctx, "PostgreSQL's autovacuum is off: the retention purge deletes rows, "+
+					"but the space they took is reused only after a VACUUM, so tables keep their largest size")
+			}
 		}
 		riveradapter.AddWorkers(workers, &application.Maintenance{UoW: uow,
 			Gauges: store, Clock: clock, DisableAfter: cfg.WebhookDisableAfter,
