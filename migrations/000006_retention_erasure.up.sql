@@ -14,8 +14,8 @@ ALTER TABLE conversations
 -- and the other clicks of an erased click's device that never became a lead.
 CREATE INDEX conversations_phone_idx ON conversations (phone) WHERE phone IS NOT NULL;
 CREATE INDEX conversations_bsuid_idx ON conversations (bsuid) WHERE bsuid IS NOT NULL;
-CREATE INDEX leads_email_idx ON leads (lower(lead_data ->> 'email')) WHERE lead_data ? 'email';
-CREATE INDEX leads_phone_digits_idx ON leads (regexp_replace(lead_data ->> 'phone', '[^0-9]', '', 'g')) WHERE lead_data ? 'phone';
+CREATE INDEX leads_email_idx ON leads (lower(lead_data ->> 'email'));
+CREATE INDEX leads_phone_digits_idx ON leads (regexp_replace(lead_data ->> 'phone', '[^0-9]', '', 'g'));
 CREATE INDEX outbox_lead_key_idx ON outbox (lead_key);
 CREATE INDEX inbound_sources_loose_device_idx ON inbound_sources (device_id) WHERE conversation_id IS NULL AND device_id <> '';
 
