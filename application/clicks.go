@@ -17,6 +17,9 @@ type Clicks struct {
 	Bots      ports.BotDetector
 	WhatsApp  domain.WhatsAppLink
 	Telemetry ports.Telemetry
+	// AnonymizeIP stores and sends only the /24 (IPv4) or /48 (IPv6) of
+	// a visitor's address.
+	AnonymizeIP bool
 }
 
 var _ ports.ClickRecorder = (*Clicks)(nil)
@@ -47,6 +50,7 @@ func (c *Clicks) RecordClick(ctx context.Context, cmd ports.RecordClickCommand) 
 			UserAgent:     cmd.UserAgent,
 			IPAddress:     cmd.IPAddress,
 			IsBot:         isBot,
+			AnonymizeIP:   c.AnonymizeIP,
 			EventID:       c.IDs.NewID(),
 			Now:           c.Clock.Now(),
 		})

@@ -95,15 +95,17 @@ func rowsOf(t *testing.T, db *postgres.DB) []string {
 		`SELECT concat_ws('|', event_id, attempt, status_code, error, convert_from(response_body, 'UTF8'), attempted_at) FROM webhook_attempts`,
 		`SELECT concat_ws('|', is_active, failing_since, disabled_reason, disabled_at) FROM webhook_configs`,
 	} {
-		rows, err := db.SQL.Query(q)
-		require.NoError(t, err)
-		for rows.Next() {
-			var s string
-			require.NoError(t, rows.Scan(&s))
-			out = append(out, s)
-		}
-		require.NoError(t, rows.Err())
-		rows.Close()
+		func() {
+			rows, err := db.SQL.Query(q)
+			require.NoError(t, err)
+			defer rows.Close()
+			for rows.Next() {
+				var s string
+				require.NoError(t, rows.Scan(&s))
+				out = append(out, s)
+			}
+			require.NoError(t, rows.Err())
+		}()
 	}
 	sort.Strings(out)
 	return out

@@ -28,6 +28,11 @@ func (l *Leads) GetLead(ctx context.Context, conversationID int64) (ports.LeadVi
 		if err != nil {
 			return err
 		}
+		if lead.IsErased() {
+			// For the agent an erased lead is gone: there is nothing of
+			// the person left to show, and nothing may be added.
+			return fmt.Errorf("lead of conversation %d was erased: %w", conversationID, domain.ErrNotFound)
+		}
 		view = leadView(lead)
 		return nil
 	})

@@ -159,7 +159,8 @@ func (a *App) wire(ctx context.Context) error {
 		admin = ui
 	}
 	deps.Clicks = &application.Clicks{UoW: uow, Clock: clock, IDs: ids, Refs: refs, Bots: useragent.New(), Telemetry: metrics,
-		WhatsApp: domain.WhatsAppLink{Number: cfg.WhatsAppNumber, Prefill: cfg.WhatsAppPrefill}}
+		WhatsApp: domain.WhatsAppLink{Number: cfg.WhatsAppNumber, Prefill: cfg.WhatsAppPrefill}, AnonymizeIP: cfg.IPAnonymize}
+	deps.Erasures = &application.Erasures{UoW: uow, Clock: clock, IDs: ids, Telemetry: metrics, Log: log.With("component", "erasure")}
 	deps.WebhookConfigs = &application.WebhookConfigs{UoW: uow, Clock: clock, IDs: ids, Random: random, Resolver: system.Resolver{},
 		Policy:              domain.TargetPolicy{AllowInsecure: cfg.WebhookAllowInsecure},
 		AllowPrivateTargets: cfg.WebhookAllowPrivateTargets}
@@ -221,7 +222,7 @@ func (a *App) wireDeliveries(store *postgres.Store, metrics *telemetry.Metrics, 
 // wireRiver builds the River client: in a worker process it runs the
 // periodic maintenance (the River leader schedules it, so it runs on one
 // process at a time); in an api process it only backs River UI.
-func (a *App) wireRiver(_ context.Context, uow ports.UnitOfWork, store *postgres.Store, clock ports.Clock) error {
+func (a *App) wireRiver(ctx context.Context, uow ports.UnitOfWork, store *postgres.Store, clock ports.Clock) error {
 	cfg := a.cfg
 	driver := riverdatabasesql.NewWithPgxListener(a.db.SQL, a.db.Listener)
 	riverCfg := &river.Config{
@@ -233,13 +234,26 @@ func (a *App) wireRiver(_ context.Context, uow ports.UnitOfWork, store *postgres
 	}
 	if cfg.worksDeliveries() {
 		workers := river.NewWorkers()
+		var purger ports.RetentionPurger
+		purgeEvery := time.Duration(0)
+		if cfg.purges() {
+			purger = &application.Retention{UoW: uow, Clock: clock, Policy: cfg.RetentionPolicy()}
+			purgeEvery = cfg.RetentionInterval
+			if on, err := store.AutovacuumOn(ctx); err == nil && !on {
+				a.log.WarnContext(ctx, "PostgreSQL's autovacuum is off: the retention purge deletes rows, "+
+					"but the space they took is reused only after a VACUUM, so tables keep their largest size")
+			}
+		}
 		riveradapter.AddWorkers(workers, &application.Maintenance{UoW: uow,
 			Gauges: store, Clock: clock, DisableAfter: cfg.WebhookDisableAfter,
-			Log: a.log.With("component", "maintenance")}, a.log)
+			Log: a.log.With("component", "maintenance")}, purger, a.log.With("component", "maintenance"))
 		riverCfg.Workers = workers
-		riverCfg.Queues = map[string]river.QueueConfig{riveradapter.QueueMaintenance: {MaxWorkers: 2}}
-		riverCfg.PeriodicJobs = riveradapter.PeriodicJobs()
+		// A long purge round keeps one worker; the short rounds have the others.
+		riverCfg.Queues = map[string]river.QueueConfig{riveradapter.QueueMaintenance: {MaxWorkers: 3}}
+		riverCfg.PeriodicJobs = riveradapter.PeriodicJobs(purgeEvery)
 		riverCfg.JobTimeout = riveradapter.JobTimeout()
+		riverCfg.CompletedJobRetentionPeriod, riverCfg.CancelledJobRetentionPeriod, riverCfg.DiscardedJobRetentionPeriod =
+			cfg.RiverJobRetention()
 	}
 	client, err := river.NewClient(driver, riverCfg)
 	if err != nil {
@@ -293,7 +307,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.log.InfoContext(ctx, "working deliveries", "process_id", a.heartbeat.ID(),
 		"workers", a.cfg.WebhookWorkers, "retry_workers", a.cfg.WebhookRetryWorkers,
 		"every_heartbeat", "hand back the deliveries of dead worker processes",
-		"periodic", "measure backlog, disable failing endpoints (scheduled by the River leader, run by one worker)")
+		"periodic", "measure backlog, disable failing endpoints, retention purge (scheduled by the River leader, run by one worker)")
 	return nil
 }
 

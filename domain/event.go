@@ -14,11 +14,14 @@ import (
 // EventType names a partner-visible event.
 type EventType string
 
-// The events partners receive, as named in the partner document.
+// The events partners receive: the partner document's three, and
+// lead.erased, which tells partners that a lead's (or a click's) personal
+// data was erased here, so that they can erase their copy too.
 const (
 	EventWidgetClick    EventType = "widget.click"
 	EventLeadCorrelated EventType = "lead.correlated"
 	EventLeadComplete   EventType = "lead.complete"
+	EventLeadErased     EventType = "lead.erased"
 )
 
 // ParseEventType returns the event type s names, or an error saying which

@@ -94,6 +94,20 @@ func goldenEvents(t *testing.T) map[string]domain.Event {
 		require.Len(t, evs, 1, name)
 		out[name] = evs[0]
 	}
+
+	for name, source := range map[string]*domain.InboundSource{
+		"lead.erased correlated":    quoted(),
+		"lead.erased without click": nil,
+	} {
+		lead, err := domain.StartLead(44, "791163770738681", domain.Sender{Phone: "+15550000004"}, source,
+			"01900000-0000-7000-8000-000000000030", at)
+		require.NoError(t, err, name)
+		lead.PullEvents()
+		require.True(t, lead.Erase("01900000-0000-7000-8000-000000000031", at.Add(2*time.Millisecond)), name)
+		evs := lead.PullEvents()
+		require.Len(t, evs, 1, name)
+		out[name] = evs[0]
+	}
 	return out
 }
 

@@ -21,7 +21,7 @@ const (
 
 // AllEventTypes is the catalogue of event types partners can subscribe to,
 // in the order they happen in a lead's life.
-var AllEventTypes = []EventType{EventWidgetClick, EventLeadCorrelated, EventLeadComplete}
+var AllEventTypes = []EventType{EventWidgetClick, EventLeadCorrelated, EventLeadComplete, EventLeadErased}
 
 // AnyEventType subscribes a config to every event type, including types
 // added later; so does leaving event_types out.

@@ -131,7 +131,8 @@ type NewConversation struct {
 
 // ConversationRepository keeps conversations and the message ids seen.
 type ConversationRepository interface {
-	// RecordMessages notes message ids: fresh[i] is true when msgs[i] was
+	// RecordMessages notes message keys (MessageKey.MessageID is
+	// domain.MessageKey of Meta's id, never the id itself): fresh[i] is true when msgs[i] was
 	// seen neither before nor earlier in msgs. The store decides (a
 	// concurrent batch with the same id waits and then finds it seen).
 	RecordMessages(ctx context.Context, msgs []MessageKey, at time.Time) (fresh []bool, err error)

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -78,6 +79,11 @@ func (r deliveries) Open(ctx context.Context, ds []*domain.Delivery) ([]*domain.
 		On("CONFLICT DO NOTHING").
 		Returning("*").
 		Scan(ctx, &created)
+	if isForeignKeyViolation(err) {
+		// The event was purged meanwhile (retention): there is nothing
+		// left to deliver.
+		return nil, fmt.Errorf("insert deliveries: event no longer stored: %w", domain.ErrNotFound)
+	}
 	if err != nil {
 		return nil, classify(err, "insert deliveries")
 	}

@@ -77,3 +77,13 @@ func outboxEventOf(m outboxModel) ports.OutboxEvent {
 func (s *Store) Ping(ctx context.Context) error {
 	return s.db.PingContext(ctx)
 }
+
+// AutovacuumOn reports whether the server runs autovacuum, which is what
+// makes the space of the rows the retention purge deletes reusable.
+func (s *Store) AutovacuumOn(ctx context.Context) (bool, error) {
+	var v string
+	if err := s.db.NewRaw("SELECT current_setting('autovacuum')").Scan(ctx, &v); err != nil {
+		return false, classify(err, "read the autovacuum setting")
+	}
+	return v == "on", nil
+}

@@ -132,3 +132,7 @@ func (t *txRepos) Deliveries() ports.DeliveryRepository {
 }
 
 func (t *txRepos) Outbox() ports.Outbox { return outbox{tx: t.tx} }
+
+func (t *txRepos) Erasures() ports.ErasureRepository { return erasures{tx: t.tx} }
+
+func (t *txRepos) Retention() ports.RetentionRepository { return retention{tx: t.tx} }
