@@ -17,6 +17,9 @@ type Clicks struct {
 	Bots      ports.BotDetector
 	WhatsApp  domain.WhatsAppLink
 	Telemetry ports.Telemetry
+	// AnonymizeIP stores and sends only the /24 (IPv4) or /48 (IPv6) of
+	// a visitor's address.
+	AnonymizeIP bool
 
 	// clicks, once StartGrouping ran, commits concurrent clicks together.
 	clicks *group[*pendingClick]
@@ -108,6 +111,7 @@ func (c *Clicks) write(ctx context.Context, cs []*pendingClick) error {
 				UserAgent:     p.cmd.UserAgent,
 				IPAddress:     p.cmd.IPAddress,
 				IsBot:         p.isBot,
+				AnonymizeIP:   c.AnonymizeIP,
 				EventID:       c.IDs.NewID(),
 				Now:           c.Clock.Now(),
 			})

@@ -35,6 +35,9 @@ func (l *DeliveryLog) configOf(ctx context.Context, service string) (*domain.Web
 
 // ListDeliveries pages the service's deliveries, newest series included.
 func (l *DeliveryLog) ListDeliveries(ctx context.Context, service string, q ports.DeliveryLogQuery, emit func(ports.DeliveryRecord) error) (*ports.PageKey, error) {
+	if err := checkPage(q.Page); err != nil {
+		return nil, err
+	}
 	cfg, err := l.configOf(ctx, service)
 	if err != nil {
 		return nil, fmt.Errorf("deliveries of %s: %w", service, err)

@@ -95,15 +95,17 @@ func rowsOf(t *testing.T, db *postgres.DB) []string {
 		`SELECT concat_ws('|', event_id, attempt, status_code, error, convert_from(response_body, 'UTF8'), attempted_at) FROM webhook_attempts`,
 		`SELECT concat_ws('|', is_active, failing_since, disabled_reason, disabled_at) FROM webhook_configs`,
 	} {
-		rows, err := db.SQL.Query(q)
-		require.NoError(t, err)
-		for rows.Next() {
-			var s string
-			require.NoError(t, rows.Scan(&s))
-			out = append(out, s)
-		}
-		require.NoError(t, rows.Err())
-		rows.Close()
+		func() {
+			rows, err := db.SQL.Query(q)
+			require.NoError(t, err)
+			defer rows.Close()
+			for rows.Next() {
+				var s string
+				require.NoError(t, rows.Scan(&s))
+				out = append(out, s)
+			}
+			require.NoError(t, rows.Err())
+		}()
 	}
 	sort.Strings(out)
 	return out
@@ -130,7 +132,7 @@ func TestOutcomes_GroupedAndSingleAgree(t *testing.T) {
 	run := func(t *testing.T, grouped bool) ([]string, int32) {
 		db, uow := outcomeFixture(t, receiver.URL, answers)
 		counting := &countingUoW{UnitOfWork: uow}
-		d := &application.Deliverer{UoW: counting, Queue: postgres.NewStore(db.Bun, nil),
+		d := &application.Deliverer{UoW: counting, Queue: postgres.NewStore(db),
 			Sender: webhook.NewSender(webhook.Options{Timeout: 5 * time.Second, AllowPrivateTargets: true, UserAgent: "t"}),
 			Clock:  fixedClock{now}, Random: halfRandom{}, Schedule: domain.RetrySchedule{time.Minute, time.Hour},
 			DisableAfter: time.Hour, MaxInFlight: 100}
@@ -180,7 +182,7 @@ func TestClaim_CapHoldsForConcurrentClaimers(t *testing.T) {
 		answers[i] = answer{configIDs[0], 200}
 	}
 	db, uow := outcomeFixture(t, "http://127.0.0.1:9/hook", answers)
-	d := &application.Deliverer{UoW: uow, Queue: postgres.NewStore(db.Bun, nil), Clock: fixedClock{now}, Random: halfRandom{},
+	d := &application.Deliverer{UoW: uow, Queue: postgres.NewStore(db), Clock: fixedClock{now}, Random: halfRandom{},
 		Schedule: domain.RetrySchedule{time.Minute}, MaxInFlight: 4}
 	var wg sync.WaitGroup
 	var total atomic.Int32

@@ -28,6 +28,11 @@ func (l *Leads) GetLead(ctx context.Context, conversationID int64) (ports.LeadVi
 		if err != nil {
 			return err
 		}
+		if lead.IsErased() {
+			// For the agent an erased lead is gone: there is nothing of
+			// the person left to show, and nothing may be added.
+			return fmt.Errorf("lead of conversation %d was erased: %w", conversationID, domain.ErrNotFound)
+		}
 		view = leadView(lead)
 		return nil
 	})
@@ -38,11 +43,9 @@ func (l *Leads) GetLead(ctx context.Context, conversationID int64) (ports.LeadVi
 }
 
 // UpdateLead merges the agent's data and completes the lead when it may;
-// completing emits lead.complete in the same transaction, once.
+// completing emits lead.complete in the same transaction, once. The lead
+// checks the data itself (Lead.Update), so a refused update changes nothing.
 func (l *Leads) UpdateLead(ctx context.Context, cmd ports.UpdateLeadCommand) (ports.LeadView, error) {
-	if err := domain.ValidateLeadData(cmd.Data); err != nil {
-		return ports.LeadView{}, err
-	}
 	var (
 		view   ports.LeadView
 		events []domain.Event

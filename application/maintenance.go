@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/aurix/integrations/domain"
 	"github.com/aurix/integrations/ports"
 )
 
@@ -28,9 +29,9 @@ func (m *Maintenance) DisableFailingEndpoints(ctx context.Context) (int, error) 
 	if m.DisableAfter <= 0 {
 		return 0, nil
 	}
-	var n int
+	var off []*domain.WebhookConfig
 	err := m.UoW.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
-		n = 0
+		off = off[:0]
 		now := m.Clock.Now()
 		cfgs, err := tx.WebhookConfigs().FailingBefore(ctx, now.Add(-m.DisableAfter))
 		if err != nil {
@@ -41,10 +42,7 @@ func (m *Maintenance) DisableFailingEndpoints(ctx context.Context) (int, error) 
 				if err := tx.WebhookConfigs().Save(ctx, c); err != nil {
 					return err
 				}
-				n++
-				if m.Log != nil {
-					m.Log.WarnContext(ctx, "webhook endpoint switched off", "integration", c.Service(), "reason", c.DisabledReason())
-				}
+				off = append(off, c)
 			}
 		}
 		return nil
@@ -52,7 +50,13 @@ func (m *Maintenance) DisableFailingEndpoints(ctx context.Context) (int, error) 
 	if err != nil {
 		return 0, fmt.Errorf("disable failing endpoints: %w", err)
 	}
-	return n, nil
+	// Logged once committed: the unit of work may run the function again.
+	if m.Log != nil {
+		for _, c := range off {
+			m.Log.WarnContext(ctx, "webhook endpoint switched off", "integration", c.Service(), "reason", c.DisabledReason())
+		}
+	}
+	return len(off), nil
 }
 
 // GaugeOutboxLag names the measured age, in seconds, of the oldest event

@@ -22,10 +22,13 @@ type Partner struct {
 
 var _ ports.PartnerQueries = (*Partner)(nil)
 
+// checkPage holds the rules of every listing's query, in one place for
+// every caller: a page, when asked for, holds 1 to MaxPageSize records, and
+// a date window ends after it starts.
 func checkPage(q ports.PageQuery) error {
 	var fields []domain.FieldError
-	if q.Limit < 0 || q.Limit > MaxPageSize {
-		fields = append(fields, domain.FieldError{Field: "limit", Message: fmt.Sprintf("must be between 1 and %d", MaxPageSize)})
+	if (q.Paged || q.Limit != 0) && (q.Limit < 1 || q.Limit > MaxPageSize) {
+		fields = append(fields, domain.FieldError{Field: "limit", Message: fmt.Sprintf("must be a whole number from 1 to %d", MaxPageSize)})
 	}
 	if q.From != nil && q.To != nil && !q.From.Before(*q.To) {
 		fields = append(fields, domain.FieldError{Field: "to_date", Message: "must be after from_date"})
@@ -36,12 +39,10 @@ func checkPage(q ports.PageQuery) error {
 	return nil
 }
 
-// page runs a scan for one page (or everything when q.Limit is 0). It reads
-// one row beyond the page to know whether another page follows.
+// page runs a scan for one page of a checked query (or everything when
+// q.Limit is 0). It reads one row beyond the page to know whether another
+// page follows.
 func page[R any](q ports.PageQuery, scan func(limit int, yield func(R, ports.PageKey) error) error, emit func(R) error) (*ports.PageKey, error) {
-	if err := checkPage(q); err != nil {
-		return nil, err
-	}
 	limit := 0
 	if q.Limit > 0 {
 		limit = q.Limit + 1
@@ -71,6 +72,9 @@ func page[R any](q ports.PageQuery, scan func(limit int, yield func(R, ports.Pag
 
 // ListLeads emits leads oldest first.
 func (p *Partner) ListLeads(ctx context.Context, q ports.PageQuery, emit func(ports.LeadRecord) error) (*ports.PageKey, error) {
+	if err := checkPage(q); err != nil {
+		return nil, err
+	}
 	return page(q, func(limit int, yield func(ports.LeadRecord, ports.PageKey) error) error {
 		return p.Reader.Leads(ctx, q, limit, yield)
 	}, emit)
@@ -78,6 +82,9 @@ func (p *Partner) ListLeads(ctx context.Context, q ports.PageQuery, emit func(po
 
 // ListAttribution emits clicks oldest first, bots only when asked.
 func (p *Partner) ListAttribution(ctx context.Context, q ports.PageQuery, emit func(ports.AttributionRecord) error) (*ports.PageKey, error) {
+	if err := checkPage(q); err != nil {
+		return nil, err
+	}
 	return page(q, func(limit int, yield func(ports.AttributionRecord, ports.PageKey) error) error {
 		return p.Reader.Attribution(ctx, q, limit, yield)
 	}, emit)

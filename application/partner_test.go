@@ -171,6 +171,7 @@ func TestPartnerListLeads_InvalidQuery(t *testing.T) {
 	}{
 		{"limit 10001", ports.PageQuery{Limit: 10001}, []string{"limit"}},
 		{"negative limit", ports.PageQuery{Limit: -1}, []string{"limit"}},
+		{"limit 0 asked for", ports.PageQuery{Paged: true}, []string{"limit"}},
 		{"from equals to", ports.PageQuery{From: &day, To: &day}, []string{"to_date"}},
 		{"from after to", ports.PageQuery{From: &later, To: &day}, []string{"to_date"}},
 		{"both", ports.PageQuery{Limit: 10001, From: &later, To: &day}, []string{"limit", "to_date"}},
@@ -235,4 +236,17 @@ func TestPartnerListLeads_ReaderError(t *testing.T) {
 	assert.True(t, errors.Is(err, reader.err))
 	assert.Nil(t, next)
 	assert.Equal(t, []int64{1}, ids)
+}
+
+// TestListDeliveries_QueryCheckedFirst: the delivery log refuses a bad
+// page before it looks for the service's config, as the other listings do,
+// so a bad limit is a 400 whether or not the service has a config.
+func TestListDeliveries_QueryCheckedFirst(t *testing.T) {
+	t.Parallel()
+	log := &application.DeliveryLog{} // no unit of work: it must not be reached
+	_, err := log.ListDeliveries(context.Background(), "topkee", ports.DeliveryLogQuery{Page: ports.PageQuery{Paged: true, Limit: 10001}},
+		func(ports.DeliveryRecord) error { return nil })
+	var ve *domain.ValidationError
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, "limit", ve.Fields[0].Field)
 }

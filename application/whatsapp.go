@@ -106,7 +106,9 @@ type firstMessage struct {
 func (w *WhatsApp) receiveTx(ctx context.Context, tx ports.Tx, msgs []ports.InboundMessage) ([]domain.Event, error) {
 	keys := make([]ports.MessageKey, len(msgs))
 	for i, m := range msgs {
-		keys[i] = ports.MessageKey{ChannelID: m.ChannelID, MessageID: m.MessageID}
+		// Only the message id's digest is kept: Meta's ids carry the
+		// sender's phone number.
+		keys[i] = ports.MessageKey{ChannelID: m.ChannelID, MessageID: domain.MessageKey(m.MessageID)}
 	}
 	fresh, err := tx.Conversations().RecordMessages(ctx, keys, w.Clock.Now())
 	if err != nil {

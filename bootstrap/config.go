@@ -77,6 +77,16 @@ type Config struct {
 	ProcessDeadAfter          time.Duration `env:"AURIX_PROCESS_DEAD_AFTER"`
 	ShutdownTimeout           time.Duration `env:"AURIX_SHUTDOWN_TIMEOUT" envDefault:"25s"`
 
+	// Retention of each kind of data (0 keeps it forever) and how often
+	// the purge runs.
+	RetentionDeliveryLog        time.Duration `env:"AURIX_RETENTION_DELIVERY_LOG" envDefault:"720h"`
+	RetentionMessageIDs         time.Duration `env:"AURIX_RETENTION_MESSAGE_IDS" envDefault:"720h"`
+	RetentionUncorrelatedClicks time.Duration `env:"AURIX_RETENTION_UNCORRELATED_CLICKS" envDefault:"2160h"`
+	RetentionLeads              time.Duration `env:"AURIX_RETENTION_LEADS" envDefault:"0"`
+	RetentionInterval           time.Duration `env:"AURIX_RETENTION_INTERVAL" envDefault:"1h"`
+	// IPAnonymize stores and sends only a visitor's /24 (IPv4) or /48 (IPv6).
+	IPAnonymize bool `env:"AURIX_IP_ANONYMIZE" envDefault:"false"`
+
 	AdminUser     string `env:"AURIX_ADMIN_USER" envDefault:"admin"`
 	AdminPassword string `env:"AURIX_ADMIN_PASSWORD"`
 
@@ -264,10 +274,64 @@ func LoadConfig(environ map[string]string) (Config, error) {
 	if c.PartnerQueryQueueTimeout <= 0 {
 		errs = append(errs, errors.New("AURIX_PARTNER_QUERY_QUEUE_TIMEOUT must be positive"))
 	}
+	for _, r := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"AURIX_RETENTION_DELIVERY_LOG", c.RetentionDeliveryLog}, {"AURIX_RETENTION_MESSAGE_IDS", c.RetentionMessageIDs},
+		{"AURIX_RETENTION_UNCORRELATED_CLICKS", c.RetentionUncorrelatedClicks}, {"AURIX_RETENTION_LEADS", c.RetentionLeads},
+	} {
+		if r.d < 0 {
+			errs = append(errs, fmt.Errorf("%s must be 0 (keep forever) or positive", r.name))
+		}
+	}
+	if c.RetentionInterval <= 0 {
+		errs = append(errs, errors.New("AURIX_RETENTION_INTERVAL must be positive"))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return c, fmt.Errorf("configuration: %w", err)
 	}
 	return c, nil
+}
+
+// RetentionPolicy is the retention the settings ask for.
+func (c Config) RetentionPolicy() domain.RetentionPolicy {
+	return domain.RetentionPolicy{DeliveryLog: c.RetentionDeliveryLog, MessageIDs: c.RetentionMessageIDs,
+		UncorrelatedClicks: c.RetentionUncorrelatedClicks, Leads: c.RetentionLeads, CorrelationWindow: c.CorrelationWindow}
+}
+
+// purges reports whether any kind of data is ever purged.
+func (c Config) purges() bool {
+	return c.RetentionDeliveryLog > 0 || c.RetentionMessageIDs > 0 || c.RetentionUncorrelatedClicks > 0 || c.RetentionLeads > 0
+}
+
+// River's defaults for how long its finished jobs stay in river_job.
+const (
+	riverCompletedJobRetention = 24 * time.Hour
+	riverCancelledJobRetention = 24 * time.Hour
+	riverDiscardedJobRetention = 7 * 24 * time.Hour
+)
+
+// RiverJobRetention is how long River's cleaner keeps finished jobs
+// (completed, cancelled, discarded): River's defaults, never longer than the
+// shortest retention window set. The jobs are the maintenance rounds, whose
+// rows hold no personal value, but they grow with every round, and a
+// retention window shorter than River's day would otherwise leave them as
+// the one table that keeps growing past it.
+func (c Config) RiverJobRetention() (completed, cancelled, discarded time.Duration) {
+	shortest := time.Duration(0)
+	for _, d := range []time.Duration{c.RetentionDeliveryLog, c.RetentionMessageIDs, c.RetentionUncorrelatedClicks, c.RetentionLeads} {
+		if d > 0 && (shortest == 0 || d < shortest) {
+			shortest = d
+		}
+	}
+	capped := func(def time.Duration) time.Duration {
+		if shortest > 0 && shortest < def {
+			return shortest
+		}
+		return def
+	}
+	return capped(riverCompletedJobRetention), capped(riverCancelledJobRetention), capped(riverDiscardedJobRetention)
 }
 
 // keyVariable is the variable holding a service's API key: the name

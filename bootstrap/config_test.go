@@ -2,6 +2,7 @@ package bootstrap_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -77,4 +78,54 @@ func TestLoadConfig_DistinctServices(t *testing.T) {
 	}))
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"topkee": "topkee-key", "a-b": "ab-key", "ab": "ab2-key"}, c.IntegrationKeys)
+}
+
+// TestLoadConfig_Retention: each kind has its own window (the issue's
+// defaults), 0 keeps forever, a negative window or interval stops start-up
+// naming the variable.
+func TestLoadConfig_Retention(t *testing.T) {
+	t.Parallel()
+	c, err := bootstrap.LoadConfig(minimalEnv(nil))
+	require.NoError(t, err)
+	p := c.RetentionPolicy()
+	assert.Equal(t, 720*time.Hour, p.DeliveryLog)
+	assert.Equal(t, 720*time.Hour, p.MessageIDs)
+	assert.Equal(t, 2160*time.Hour, p.UncorrelatedClicks)
+	assert.Zero(t, p.Leads, "leads are kept forever by default")
+	assert.Equal(t, c.CorrelationWindow, p.CorrelationWindow)
+	assert.Equal(t, time.Hour, c.RetentionInterval)
+	assert.False(t, c.IPAnonymize, "the partner contract's ip_address is whole by default")
+
+	for name, value := range map[string]string{
+		"AURIX_RETENTION_DELIVERY_LOG": "-1s", "AURIX_RETENTION_MESSAGE_IDS": "-1h",
+		"AURIX_RETENTION_UNCORRELATED_CLICKS": "-5m", "AURIX_RETENTION_LEADS": "-1ns", "AURIX_RETENTION_INTERVAL": "0",
+	} {
+		_, err := bootstrap.LoadConfig(minimalEnv(map[string]string{name: value}))
+		require.Error(t, err, name)
+		assert.Contains(t, err.Error(), name)
+	}
+	_, err = bootstrap.LoadConfig(minimalEnv(map[string]string{"AURIX_RETENTION_LEADS": "soon"}))
+	require.Error(t, err, "not a duration")
+}
+
+// TestRiverJobRetention: River's cleaner keeps finished jobs for its own
+// defaults, never longer than the shortest retention window set.
+func TestRiverJobRetention(t *testing.T) {
+	t.Parallel()
+	c, err := bootstrap.LoadConfig(minimalEnv(nil))
+	require.NoError(t, err)
+	completed, cancelled, discarded := c.RiverJobRetention()
+	assert.Equal(t, []time.Duration{24 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}, []time.Duration{completed, cancelled, discarded},
+		"the defaults fit under every 720h window")
+
+	c, err = bootstrap.LoadConfig(minimalEnv(map[string]string{"AURIX_RETENTION_DELIVERY_LOG": "0", "AURIX_RETENTION_MESSAGE_IDS": "0",
+		"AURIX_RETENTION_UNCORRELATED_CLICKS": "0", "AURIX_RETENTION_LEADS": "72h"}))
+	require.NoError(t, err)
+	completed, cancelled, discarded = c.RiverJobRetention()
+	assert.Equal(t, []time.Duration{24 * time.Hour, 24 * time.Hour, 72 * time.Hour}, []time.Duration{completed, cancelled, discarded})
+
+	c, err = bootstrap.LoadConfig(minimalEnv(map[string]string{"AURIX_RETENTION_MESSAGE_IDS": "10s"}))
+	require.NoError(t, err)
+	completed, cancelled, discarded = c.RiverJobRetention()
+	assert.Equal(t, []time.Duration{10 * time.Second, 10 * time.Second, 10 * time.Second}, []time.Duration{completed, cancelled, discarded})
 }

@@ -80,7 +80,8 @@ func NewApp(ctx context.Context, cfg Config, tel *Telemetry, log *slog.Logger) (
 		workerConns = cfg.DatabaseWorkerConns
 	}
 	db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.PoolOptions{MaxConns: cfg.DatabaseMaxConns,
-		AcquireTimeout: cfg.DatabaseAcquireTimeout, Tracer: tel.Tracer, WorkerConns: workerConns})
+		AcquireTimeout: cfg.DatabaseAcquireTimeout, BypassConns: bypassConns(cfg), TracerProvider: tel.Tracer,
+		MeterProvider: tel.Meter, WorkerConns: workerConns})
 	if err != nil {
 		return nil, err
 	}
@@ -99,6 +100,17 @@ func NewApp(ctx context.Context, cfg Config, tel *Telemetry, log *slog.Logger) (
 	return a, nil
 }
 
+// bypassConns sizes the pool of the statements that bypass bun, the
+// partner listings: one connection for each list query the line lets run
+// at once and two for the event look-ups outside it; with no line, as many
+// as the main pool.
+func bypassConns(cfg Config) int32 {
+	if cfg.PartnerQueryConcurrency > 0 {
+		return int32(cfg.PartnerQueryConcurrency) + 2
+	}
+	return cfg.DatabaseMaxConns
+}
+
 func (a *App) wire(ctx context.Context) error {
 	cfg, log := a.cfg, a.log
 	migrator := postgres.NewMigrator(a.db)
@@ -108,7 +120,7 @@ func (a *App) wire(ctx context.Context) error {
 		}
 		log.InfoContext(ctx, "schema migrated")
 	}
-	store := postgres.NewStore(a.db.Bun, a.tel.Tracer)
+	store := postgres.NewStore(a.db)
 	metrics, err := telemetry.NewMetrics(a.tel.Meter, telemetry.Sources{
 		OutboxLag: func(ctx context.Context) (float64, bool, error) {
 			return store.Gauge(ctx, application.GaugeOutboxLag)
@@ -166,11 +178,12 @@ func (a *App) wire(ctx context.Context) error {
 		admin = ui
 	}
 	clicks := &application.Clicks{UoW: uow, Clock: clock, IDs: ids, Refs: refs, Bots: useragent.New(), Telemetry: metrics,
-		WhatsApp: domain.WhatsAppLink{Number: cfg.WhatsAppNumber, Prefill: cfg.WhatsAppPrefill}}
+		WhatsApp: domain.WhatsAppLink{Number: cfg.WhatsAppNumber, Prefill: cfg.WhatsAppPrefill}, AnonymizeIP: cfg.IPAnonymize}
 	if cfg.ClickWriters > 0 {
 		clicks.StartGrouping(cfg.ClickWriters)
 	}
 	deps.Clicks = clicks
+	deps.Erasures = &application.Erasures{UoW: uow, Clock: clock, IDs: ids, Telemetry: metrics, Log: log.With("component", "erasure")}
 	deps.WebhookConfigs = &application.WebhookConfigs{UoW: uow, Clock: clock, IDs: ids, Random: random, Resolver: system.Resolver{},
 		Policy:              domain.TargetPolicy{AllowInsecure: cfg.WebhookAllowInsecure},
 		AllowPrivateTargets: cfg.WebhookAllowPrivateTargets}
@@ -210,7 +223,7 @@ func (a *App) wireDeliveries(metrics *telemetry.Metrics, clock ports.Clock, ids 
 	// comes through the API), so it needs no wake-up hook.
 	// The workers' transactions run on their own pool (see PoolOptions).
 	deliverer := &application.Deliverer{UoW: postgres.NewUnitOfWork(a.db.WorkerBun, postgres.UnitOfWorkOptions{Configs: a.configs}),
-		Queue:  postgres.NewStore(a.db.WorkerBun, a.tel.Tracer),
+		Queue:  postgres.NewWorkerStore(a.db),
 		Sender: sender, Clock: clock, Random: random, Schedule: cfg.WebhookRetrySchedule, DisableAfter: cfg.WebhookDisableAfter,
 		MaxInFlight: cfg.WebhookMaxInFlight, Telemetry: metrics}
 	deliverer.StartGrouping(context.Background())
@@ -234,7 +247,7 @@ func (a *App) wireDeliveries(metrics *telemetry.Metrics, clock ports.Clock, ids 
 // wireRiver builds the River client: in a worker process it runs the
 // periodic maintenance (the River leader schedules it, so it runs on one
 // process at a time); in an api process it only backs River UI.
-func (a *App) wireRiver(_ context.Context, uow ports.UnitOfWork, store *postgres.Store, clock ports.Clock) error {
+func (a *App) wireRiver(ctx context.Context, uow ports.UnitOfWork, store *postgres.Store, clock ports.Clock) error {
 	cfg := a.cfg
 	driver := riverdatabasesql.NewWithPgxListener(a.db.SQL, a.db.Listener)
 	riverCfg := &river.Config{
@@ -246,13 +259,26 @@ func (a *App) wireRiver(_ context.Context, uow ports.UnitOfWork, store *postgres
 	}
 	if cfg.worksDeliveries() {
 		workers := river.NewWorkers()
+		var purger ports.RetentionPurger
+		purgeEvery := time.Duration(0)
+		if cfg.purges() {
+			purger = &application.Retention{UoW: uow, Clock: clock, Policy: cfg.RetentionPolicy()}
+			purgeEvery = cfg.RetentionInterval
+			if on, err := store.AutovacuumOn(ctx); err == nil && !on {
+				a.log.WarnContext(ctx, "PostgreSQL's autovacuum is off: the retention purge deletes rows, "+
+					"but the space they took is reused only after a VACUUM, so tables keep their largest size")
+			}
+		}
 		riveradapter.AddWorkers(workers, &application.Maintenance{UoW: uow,
 			Gauges: store, Clock: clock, DisableAfter: cfg.WebhookDisableAfter,
-			Log: a.log.With("component", "maintenance")}, a.log)
+			Log: a.log.With("component", "maintenance")}, purger, a.log.With("component", "maintenance"))
 		riverCfg.Workers = workers
-		riverCfg.Queues = map[string]river.QueueConfig{riveradapter.QueueMaintenance: {MaxWorkers: 2}}
-		riverCfg.PeriodicJobs = riveradapter.PeriodicJobs()
+		// A long purge round keeps one worker; the short rounds have the others.
+		riverCfg.Queues = map[string]river.QueueConfig{riveradapter.QueueMaintenance: {MaxWorkers: 3}}
+		riverCfg.PeriodicJobs = riveradapter.PeriodicJobs(purgeEvery)
 		riverCfg.JobTimeout = riveradapter.JobTimeout()
+		riverCfg.CompletedJobRetentionPeriod, riverCfg.CancelledJobRetentionPeriod, riverCfg.DiscardedJobRetentionPeriod =
+			cfg.RiverJobRetention()
 	}
 	client, err := river.NewClient(driver, riverCfg)
 	if err != nil {
@@ -306,7 +332,7 @@ func (a *App) Start(ctx context.Context) error {
 		a.log.InfoContext(ctx, "working deliveries", "process_id", a.heartbeat.ID(),
 			"workers", a.cfg.WebhookWorkers, "retry_workers", a.cfg.WebhookRetryWorkers,
 			"every_heartbeat", "hand back the deliveries of dead worker processes",
-			"periodic", "measure backlog, disable failing endpoints (scheduled by the River leader, run by one worker)")
+			"periodic", "measure backlog, disable failing endpoints, retention purge (scheduled by the River leader, run by one worker)")
 	}
 	a.workDone.Add(1)
 	go func() { defer a.workDone.Done(); postgres.Listen(workCtx, a.db.Listener, channels, a.log) }()

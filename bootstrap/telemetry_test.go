@@ -285,6 +285,53 @@ func TestOneClickIsOneTrace(t *testing.T) {
 	assert.NotContains(t, b.logs.String(), cfg.Secret)
 }
 
+// TestAListingIsOneTrace: a partner listing's statement bypasses bun, and
+// the tracer on its pool gives it its database span in the request's trace,
+// a child of the server span, with the statement's text and nothing of the
+// values, the database's address or the partner's key; and the partner
+// listings' statement durations reach /metrics.
+func TestAListingIsOneTrace(t *testing.T) {
+	t.Parallel()
+	b := setupTelemetry(t)
+	code, raw := b.call(t, http.MethodPost, "/api/widget/click", "", `{"click_url":"https://example.com/?utm_source=google"}`)
+	require.Equal(t, http.StatusCreated, code, string(raw))
+	for _, api := range []string{"leads", "attribution"} {
+		code, raw = b.call(t, http.MethodGet, "/api/integrations/topkee/"+api+"?limit=5&from_date=2026-01-02", testKey, "")
+		require.Equal(t, http.StatusOK, code, string(raw))
+	}
+
+	for api, table := range map[string]string{"leads": "FROM leads l", "attribution": "FROM inbound_sources"} {
+		var server *tracetest.SpanStub
+		spans := b.spans.GetSpans()
+		for i, s := range spans {
+			if s.Name == "GET /api/integrations/{service}/"+api {
+				server = &spans[i]
+			}
+		}
+		require.NotNil(t, server, "server span of the %s listing", api)
+		var db []tracetest.SpanStub
+		for _, s := range spans {
+			if s.SpanContext.TraceID() == server.SpanContext.TraceID() && strings.Contains(s.InstrumentationScope.Name, "otelpgx") {
+				db = append(db, s)
+			}
+		}
+		require.Len(t, db, 1, "one database span for the %s listing's statement, in its trace", api)
+		assert.Equal(t, server.SpanContext.SpanID(), db[0].Parent.SpanID(), "a child of the server span")
+		assert.Equal(t, "SELECT", db[0].Name)
+		text, ok := attr(db[0], "db.query.text")
+		require.True(t, ok)
+		assert.Contains(t, text.AsString(), table)
+		for _, kv := range db[0].Attributes {
+			for _, f := range []string{"2026-01-02", "127.0.0.1", "5432", "postgres@", testKey} {
+				assert.NotContains(t, string(kv.Key)+"="+kv.Value.String(), f)
+			}
+		}
+	}
+	code, raw = b.call(t, http.MethodGet, "/metrics", "", "")
+	require.Equal(t, http.StatusOK, code)
+	assert.Regexp(t, `(?m)^db_client_operation_duration_seconds_count\{[^}]*pgx_operation_type="query"[^}]*\} [1-9]`, string(raw))
+}
+
 // TestLogsCarryTraceIDs: a line logged inside a traced request has the ids.
 func TestLogsCarryTraceIDs(t *testing.T) {
 	t.Parallel()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -20,6 +21,19 @@ const (
 	DeliveryFailed    DeliveryStatus = "failed"
 	DeliveryExhausted DeliveryStatus = "exhausted"
 )
+
+// DeliveryStatuses are the statuses a delivery can be in, in the order of a
+// delivery's life.
+var DeliveryStatuses = []DeliveryStatus{DeliveryPending, DeliverySucceeded, DeliveryFailed, DeliveryExhausted}
+
+// ParseDeliveryStatus returns the status s names, or an error saying which
+// statuses there are.
+func ParseDeliveryStatus(s string) (DeliveryStatus, error) {
+	if i := slices.Index(DeliveryStatuses, DeliveryStatus(s)); i >= 0 {
+		return DeliveryStatuses[i], nil
+	}
+	return "", errors.New("must be " + orList(DeliveryStatuses))
+}
 
 // Ended reports whether the status is final.
 func (s DeliveryStatus) Ended() bool { return s != DeliveryPending }

@@ -3,20 +3,51 @@ package domain
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
 // EventType names a partner-visible event.
 type EventType string
 
-// The events partners receive, as named in the partner document.
+// The events partners receive: the partner document's three, and
+// lead.erased, which tells partners that a lead's (or a click's) personal
+// data was erased here, so that they can erase their copy too.
 const (
 	EventWidgetClick    EventType = "widget.click"
 	EventLeadCorrelated EventType = "lead.correlated"
 	EventLeadComplete   EventType = "lead.complete"
+	EventLeadErased     EventType = "lead.erased"
 )
+
+// ParseEventType returns the event type s names, or an error saying which
+// types there are (AllEventTypes).
+func ParseEventType(s string) (EventType, error) {
+	if i := slices.Index(AllEventTypes, EventType(s)); i >= 0 {
+		return AllEventTypes[i], nil
+	}
+	return "", errors.New("must be " + orList(AllEventTypes))
+}
+
+// orList names values as "a, b or c".
+func orList[T ~string](values []T) string {
+	var b strings.Builder
+	for i, v := range values {
+		switch {
+		case i == 0:
+		case i == len(values)-1:
+			b.WriteString(" or ")
+		default:
+			b.WriteString(", ")
+		}
+		b.WriteString(string(v))
+	}
+	return b.String()
+}
 
 // TimeLayout is the partner contract's timestamp format: RFC 3339, UTC,
 // milliseconds.
@@ -28,28 +59,12 @@ func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
 // Timestamp is a time that marshals in the contract's format.
 type Timestamp time.Time
 
-// MarshalJSON renders the timestamp as RFC 3339 UTC with milliseconds.
+// MarshalJSON renders the timestamp as RFC 3339 UTC with milliseconds, the
+// format of the partner envelope's timestamps. The format holds nothing
+// JSON would escape, so quoting it is its whole encoding.
 func (t Timestamp) MarshalJSON() ([]byte, error) {
-	return t.AppendJSON(make([]byte, 0, len(TimeLayout)+2)), nil
-}
-
-// AppendJSON appends the bytes MarshalJSON returns to dst: the contract's
-// format between quotes, which holds nothing JSON would escape.
-func (t Timestamp) AppendJSON(dst []byte) []byte {
-	u := time.Time(t).UTC()
-	year, month, day := u.Date()
-	if year < 0 || year > 9999 {
-		// Beyond four digits: leave the year's sign and width to time.
-		dst = append(dst, '"')
-		return append(u.AppendFormat(dst, TimeLayout), '"')
-	}
-	hour, minute, sec := u.Clock()
-	ms := u.Nanosecond() / int(time.Millisecond)
-	return append(dst, '"',
-		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
-		byte('0'+int(month)/10), byte('0'+int(month)%10), '-', byte('0'+day/10), byte('0'+day%10), 'T',
-		byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+minute/10), byte('0'+minute%10), ':',
-		byte('0'+sec/10), byte('0'+sec%10), '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z', '"')
+	b := append(make([]byte, 0, len(TimeLayout)+2), '"')
+	return append(time.Time(t).UTC().AppendFormat(b, TimeLayout), '"'), nil
 }
 
 // NullableTimestamp is a Timestamp that marshals to null when nil.

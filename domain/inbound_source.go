@@ -22,10 +22,18 @@ type CorrelationID string
 
 var correlationIDPattern = regexp.MustCompile(`^O-[A-Za-z0-9]{6}$`)
 
+// checkCorrelationID reports why s is not a correlation id, "" when it is.
+func checkCorrelationID(s CorrelationID) string {
+	if !correlationIDPattern.MatchString(string(s)) {
+		return "must be O- followed by 6 letters or digits"
+	}
+	return ""
+}
+
 // ParseCorrelationID validates s as a correlation id.
 func ParseCorrelationID(s string) (CorrelationID, error) {
-	if !correlationIDPattern.MatchString(s) {
-		return "", invalid("correlation_id", "must be O- followed by 6 letters or digits")
+	if m := checkCorrelationID(CorrelationID(s)); m != "" {
+		return "", invalid("correlation_id", "%s", m)
 	}
 	return CorrelationID(s), nil
 }
@@ -45,6 +53,7 @@ type InboundSource struct {
 	createdAt      time.Time
 	correlatedAt   *time.Time
 	conversationID *int64
+	erasedAt       *time.Time
 }
 
 // NewClick is what a widget click brings in.
@@ -55,6 +64,9 @@ type NewClick struct {
 	UserAgent     string
 	IPAddress     string
 	IsBot         bool
+	// AnonymizeIP truncates IPAddress to its /24 (IPv4) or /48 (IPv6)
+	// before it is stored or sent.
+	AnonymizeIP bool
 	// EventID identifies the widget.click event the click records.
 	EventID string
 	Now     time.Time
@@ -87,16 +99,19 @@ func RecordClick(c NewClick) (*InboundSource, error) {
 	} else if m := checkText(c.DeviceID); m != "" {
 		v.add("device_id", "%s", m)
 	}
-	if !correlationIDPattern.MatchString(string(c.CorrelationID)) {
-		v.add("correlation_id", "must be O- followed by 6 letters or digits")
+	if m := checkCorrelationID(c.CorrelationID); m != "" {
+		v.add("correlation_id", "%s", m)
 	}
 	ua := truncateRunes(c.UserAgent, MaxUserAgentLen)
 	if m := checkText(ua); m != "" {
 		v.add("user_agent", "%s", m)
 	}
-	if c.IPAddress != "" {
-		if _, err := netip.ParseAddr(c.IPAddress); err != nil {
+	ip := c.IPAddress
+	if ip != "" {
+		if _, err := netip.ParseAddr(ip); err != nil {
 			v.add("ip_address", "must be an IP address")
+		} else if c.AnonymizeIP {
+			ip = AnonymizeIP(ip)
 		}
 	}
 	var params MarketingParams
@@ -120,7 +135,7 @@ func RecordClick(c NewClick) (*InboundSource, error) {
 		clickURL:      c.ClickURL,
 		parsedParams:  params,
 		userAgent:     ua,
-		ipAddress:     c.IPAddress,
+		ipAddress:     ip,
 		isBot:         c.IsBot,
 		createdAt:     now,
 	}
@@ -195,6 +210,8 @@ type InboundSourceRow struct {
 	CreatedAt      time.Time
 	CorrelatedAt   *time.Time
 	ConversationID *int64
+	// ErasedAt is when the click's personal data was erased.
+	ErasedAt *time.Time
 }
 
 // RehydrateInboundSource rebuilds an InboundSource from storage without
@@ -204,7 +221,7 @@ func RehydrateInboundSource(r InboundSourceRow) *InboundSource {
 		correlationID: r.CorrelationID, deviceID: r.DeviceID, clickURL: r.ClickURL,
 		parsedParams: r.ParsedParams, userAgent: r.UserAgent, ipAddress: r.IPAddress,
 		isBot: r.IsBot, createdAt: r.CreatedAt, correlatedAt: r.CorrelatedAt,
-		conversationID: r.ConversationID,
+		conversationID: r.ConversationID, erasedAt: r.ErasedAt,
 	}
 }
 
@@ -214,7 +231,7 @@ func (s *InboundSource) Row() InboundSourceRow {
 		CorrelationID: s.correlationID, DeviceID: s.deviceID, ClickURL: s.clickURL,
 		ParsedParams: s.parsedParams, UserAgent: s.userAgent, IPAddress: s.ipAddress,
 		IsBot: s.isBot, CreatedAt: s.createdAt, CorrelatedAt: s.correlatedAt,
-		ConversationID: s.conversationID,
+		ConversationID: s.conversationID, ErasedAt: s.erasedAt,
 	}
 }
 

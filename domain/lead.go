@@ -58,6 +58,7 @@ type Lead struct {
 	createdAt      time.Time
 	correlatedAt   *time.Time
 	completedAt    *time.Time
+	erasedAt       *time.Time
 }
 
 // LeadCorrelatedData is the lead.correlated payload: the partner document's
@@ -123,10 +124,10 @@ type LeadUpdate struct {
 	Now     time.Time
 }
 
-// ValidateLeadData checks lead_data as the contract says: keys match
+// validateLeadData checks lead_data as the contract says: keys match
 // ^[a-z][a-z0-9_]{0,63}$, values are at most 1000 characters, at most 50
 // keys, and email, when given, is an address.
-func ValidateLeadData(data map[string]string) error {
+func validateLeadData(data map[string]string) error {
 	var v validation
 	if len(data) > MaxLeadDataKeys {
 		v.add("lead_data", "must have at most %d keys", MaxLeadDataKeys)
@@ -162,7 +163,10 @@ func validEmail(s string) bool {
 // field is present or completion is asked for. Completing records
 // lead.complete, once in the lead's life; later updates change data only.
 func (l *Lead) Update(u LeadUpdate) error {
-	if err := ValidateLeadData(u.Data); err != nil {
+	if l.erasedAt != nil {
+		return fmt.Errorf("lead of conversation %d was erased: %w", l.conversationID, ErrNotFound)
+	}
+	if err := validateLeadData(u.Data); err != nil {
 		return err
 	}
 	merged := make(map[string]string, len(l.data)+len(u.Data)+1)
@@ -232,6 +236,8 @@ type LeadRow struct {
 	CreatedAt      time.Time
 	CorrelatedAt   *time.Time
 	CompletedAt    *time.Time
+	// ErasedAt is when the lead's personal data was erased.
+	ErasedAt *time.Time
 }
 
 // RehydrateLead rebuilds a lead from storage.
@@ -242,14 +248,14 @@ func RehydrateLead(r LeadRow) *Lead {
 	}
 	return &Lead{conversationID: r.ConversationID, channelID: r.ChannelID, sender: r.Sender,
 		status: r.Status, correlationID: r.CorrelationID, data: data, createdAt: r.CreatedAt,
-		correlatedAt: r.CorrelatedAt, completedAt: r.CompletedAt}
+		correlatedAt: r.CorrelatedAt, completedAt: r.CompletedAt, erasedAt: r.ErasedAt}
 }
 
 // Row returns the stored form.
 func (l *Lead) Row() LeadRow {
 	return LeadRow{ConversationID: l.conversationID, ChannelID: l.channelID, Sender: l.sender,
 		Status: l.status, CorrelationID: l.correlationID, Data: copyMap(l.data), CreatedAt: l.createdAt,
-		CorrelatedAt: l.correlatedAt, CompletedAt: l.completedAt}
+		CorrelatedAt: l.correlatedAt, CompletedAt: l.completedAt, ErasedAt: l.erasedAt}
 }
 
 // correlate links the click to a conversation.
@@ -262,7 +268,8 @@ func (s *InboundSource) correlate(conversationID int64, now time.Time) error {
 }
 
 // CanCorrelate reports whether a conversation starting at now may claim the
-// click: it is not yet correlated and was made within window.
+// click: it is not yet correlated, was made within window and was not
+// erased (whoever asked for the erasure does not want it linked to them).
 func (s *InboundSource) CanCorrelate(now time.Time, window time.Duration) bool {
-	return s.conversationID == nil && !s.createdAt.Before(now.Add(-window))
+	return s.conversationID == nil && s.erasedAt == nil && !s.createdAt.Before(now.Add(-window))
 }

@@ -1,6 +1,9 @@
 package domain
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -114,23 +117,21 @@ func rankOf(k string) int {
 	return rankOther
 }
 
-// MarshalJSON writes the parameters in canonical order; nil is {}.
-func (p MarketingParams) MarshalJSON() ([]byte, error) {
-	return p.AppendJSON(nil), nil
-}
-
-// AppendJSON appends the bytes MarshalJSON returns to dst. Strings are
-// escaped as encoding/json does without HTML escaping (AppendJSONString),
-// so a value's "&" stays "&".
-func (p MarketingParams) AppendJSON(dst []byte) []byte {
+// CanonicalKeys appends p's keys to dst in the canonical order the partner
+// contract's examples use: the well-known utm keys in their order, the
+// other utm keys, the click ids in the contract's order, then any other
+// keys (from Click-to-WhatsApp referrals); keys of one rank sorted. Every
+// encoding of the parameters (event payloads here, API lists in the HTTP
+// adapter) writes them in this order, so the same set always reads alike.
+func (p MarketingParams) CanonicalKeys(dst []string) []string {
 	type entry struct {
 		rank int
-		k, v string
+		k    string
 	}
 	var arr [8]entry // parameter sets are small: no allocation then
 	entries := arr[:0]
-	for k, v := range p {
-		entries = append(entries, entry{rankOf(k), k, v})
+	for k := range p {
+		entries = append(entries, entry{rankOf(k), k})
 	}
 	slices.SortFunc(entries, func(a, b entry) int {
 		if a.rank != b.rank {
@@ -138,14 +139,45 @@ func (p MarketingParams) AppendJSON(dst []byte) []byte {
 		}
 		return strings.Compare(a.k, b.k)
 	})
-	dst = append(dst, '{')
-	for i, e := range entries {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = AppendJSONString(dst, e.k)
-		dst = append(dst, ':')
-		dst = AppendJSONString(dst, e.v)
+	for _, e := range entries {
+		dst = append(dst, e.k)
 	}
-	return append(dst, '}')
+	return dst
+}
+
+// MarshalJSON writes the parameters as a JSON object in canonical order
+// (CanonicalKeys); nil is {}. This one encoding stays in the domain because
+// the partner's event envelope is the contract: the widget.click payload is
+// fixed in the outbox once and every attempt and redelivery signs those
+// bytes, so the same parameters must always give the same bytes. Strings
+// are encoded by encoding/json without HTML escaping, as the rest of the
+// payload is, so a value's "&" stays "&".
+func (p MarketingParams) MarshalJSON() ([]byte, error) {
+	var arr [8]string
+	keys := p.CanonicalKeys(arr[:0])
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	str := func(s string) error {
+		if err := enc.Encode(s); err != nil {
+			return fmt.Errorf("encode parsed_params: %w", err)
+		}
+		buf.Truncate(buf.Len() - 1) // the Encoder's newline
+		return nil
+	}
+	buf.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		if err := str(k); err != nil {
+			return nil, err
+		}
+		buf.WriteByte(':')
+		if err := str(p[k]); err != nil {
+			return nil, err
+		}
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
 }

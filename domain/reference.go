@@ -67,8 +67,8 @@ func (r ReferralSource) Identifies() bool {
 // (see Storable) and the rest kept, so one bad field never costs the lead its
 // attribution. It records no widget.click: nobody clicked the widget.
 func ClickFromReferral(ref CorrelationID, r ReferralSource, now time.Time) (*InboundSource, error) {
-	if !correlationIDPattern.MatchString(string(ref)) {
-		return nil, invalid("correlation_id", "must be O- followed by 6 letters or digits")
+	if m := checkCorrelationID(ref); m != "" {
+		return nil, invalid("correlation_id", "%s", m)
 	}
 	r = r.Storable()
 	params := MarketingParams{}

@@ -21,7 +21,7 @@ const (
 
 // AllEventTypes is the catalogue of event types partners can subscribe to,
 // in the order they happen in a lead's life.
-var AllEventTypes = []EventType{EventWidgetClick, EventLeadCorrelated, EventLeadComplete}
+var AllEventTypes = []EventType{EventWidgetClick, EventLeadCorrelated, EventLeadComplete, EventLeadErased}
 
 // AnyEventType subscribes a config to every event type, including types
 // added later; so does leaving event_types out.
@@ -53,9 +53,9 @@ func NewDeliverySettings(eventTypes []string, ordering string, maxPerSecond *int
 	if eventTypes != nil && !slices.Contains(eventTypes, AnyEventType) {
 		s.EventTypes = make([]EventType, 0, len(eventTypes))
 		for _, t := range eventTypes {
-			et := EventType(t)
+			et, err := ParseEventType(t)
 			switch {
-			case !slices.Contains(AllEventTypes, et):
+			case err != nil:
 				v.add("event_types", "unknown event type %q; known types: %s", truncateRunes(t, 64), eventTypeList())
 			case !slices.Contains(s.EventTypes, et):
 				s.EventTypes = append(s.EventTypes, et)

@@ -62,8 +62,13 @@ type PageKey struct {
 type PageQuery struct {
 	// From is inclusive, To exclusive; nil means unbounded.
 	From, To *time.Time
-	// Limit is the page size; 0 returns every matching record.
+	// Limit is the page size; 0 returns every matching record, unless
+	// Paged says a page size was asked for (then it must be 1 or more).
 	Limit int
+	// Paged says the caller asked for a page (sent a limit), so that a
+	// limit of 0, or one that could not be read, is refused rather than
+	// taken for none.
+	Paged bool
 	// After resumes after this key (from a cursor).
 	After *PageKey
 	// IncludeBots includes clicks flagged as bots (attribution only).
@@ -126,7 +131,8 @@ type NewConversation struct {
 
 // ConversationRepository keeps conversations and the message ids seen.
 type ConversationRepository interface {
-	// RecordMessages notes message ids: fresh[i] is true when msgs[i] was
+	// RecordMessages notes message keys (MessageKey.MessageID is
+	// domain.MessageKey of Meta's id, never the id itself): fresh[i] is true when msgs[i] was
 	// seen neither before nor earlier in msgs. The store decides (a
 	// concurrent batch with the same id waits and then finds it seen).
 	RecordMessages(ctx context.Context, msgs []MessageKey, at time.Time) (fresh []bool, err error)

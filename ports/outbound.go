@@ -60,6 +60,8 @@ type Tx interface {
 	Conversations() ConversationRepository
 	Leads() LeadRepository
 	Deliveries() DeliveryRepository
+	Erasures() ErasureRepository
+	Retention() RetentionRepository
 }
 
 // InboundSourceRepository stores clicks.

@@ -228,7 +228,14 @@ func (h *hostile) jsonRoutes() []jsonRoute {
 		{"webhook-config", http.MethodPut, "/api/integrations/topkee/webhook-config", bearerOf(topkeeKey), `{"url":"https://127.0.0.1/hook"}`},
 		{"lead", http.MethodPatch, conv, bearerOf(agentKey), `{"lead_data":{"intent":"pricing"}}`},
 		{"recover", http.MethodPost, "/api/integrations/topkee/deliveries/recover", bearerOf(topkeeKey), `{"since":"2024-01-01"}`},
+		// A valid erasure of a reference nobody has: it erases nothing.
+		{"erasure", http.MethodPost, "/api/admin/erasures", adminBasic(hostileAdminPassword), `{"correlation_id":"O-n0b0dy"}`},
 	}
+}
+
+// adminBasic is the Authorization header of the admin's basic auth.
+func adminBasic(password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+password))
 }
 
 // cases builds the whole table.
@@ -411,6 +418,8 @@ func (h *hostile) methodCases(t *testing.T) []hostileCase {
 			auth = bearerOf(agentKey)
 		case strings.HasPrefix(tmpl, "/riverui"):
 			auth = "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:wrong"))
+		case strings.HasPrefix(tmpl, "/api/admin/"):
+			auth = adminBasic(hostileAdminPassword)
 		}
 		for _, m := range slices.Concat(probedMethods, []string{"get", "CONNECTX", "M-SEARCH"}) {
 			if m == http.MethodPut && tmpl == "/api/integrations/{service}/webhook-config" {

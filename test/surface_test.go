@@ -353,7 +353,7 @@ func TestServicesSharingAKeyVariableStopStartUp(t *testing.T) {
 
 // appTables are every table the service writes, River's jobs included.
 var appTables = []string{"inbound_sources", "conversations", "whatsapp_messages", "leads", "outbox",
-	"webhook_configs", "webhook_deliveries", "webhook_attempts", "river_job"}
+	"webhook_configs", "webhook_deliveries", "webhook_attempts", "river_job", "aurix_erasures"}
 
 // jsonOperations are the operations that read a JSON body, each with a body
 // it accepts (the webhook URL is public: the service under test allows

@@ -51,7 +51,8 @@ func bearer(r *http.Request) string {
 }
 
 // basicAuth guards a handler with one user and password, compared in
-// constant time.
+// constant time. Without a password nothing is let through: an empty
+// password is no credential.
 func basicAuth(user, password string, next http.Handler) http.Handler {
 	wantUser := sha256.Sum256([]byte(user))
 	wantPass := sha256.Sum256([]byte(password))
@@ -61,7 +62,7 @@ func basicAuth(user, password string, next http.Handler) http.Handler {
 		gotPass := sha256.Sum256([]byte(p))
 		userOK := subtle.ConstantTimeCompare(wantUser[:], gotUser[:])
 		passOK := subtle.ConstantTimeCompare(wantPass[:], gotPass[:])
-		if !ok || userOK&passOK != 1 {
+		if !ok || userOK&passOK != 1 || password == "" {
 			w.Header().Set("WWW-Authenticate", `Basic realm="aurix-admin", charset="UTF-8"`)
 			writeProblem(w, Problem{Type: "/problems/unauthorized", Title: "Unauthorized", Status: http.StatusUnauthorized})
 			return

@@ -45,3 +45,19 @@ func TestUnauthorizedChallenges(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, rec.Code)
 	require.Equal(t, []string{`Bearer realm="aurix"`}, rec.Header().Values("WWW-Authenticate"))
 }
+
+// TestBasicAuthWithoutAPasswordLetsNothingThrough: with AURIX_ADMIN_PASSWORD
+// unset the erasure route is still there, and an empty password (which a
+// client can send) is no credential.
+func TestBasicAuthWithoutAPasswordLetsNothingThrough(t *testing.T) {
+	t.Parallel()
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	guarded := basicAuth("admin", "", ok)
+	for _, pass := range []string{"", "x"} {
+		req := httptest.NewRequest(http.MethodPost, "/api/admin/erasures", nil)
+		req.SetBasicAuth("admin", pass)
+		rec := httptest.NewRecorder()
+		guarded.ServeHTTP(rec, req)
+		require.Equal(t, http.StatusUnauthorized, rec.Code, "password %q", pass)
+	}
+}

@@ -67,29 +67,25 @@ func excerpt(b []byte) string {
 	return string([]rune(string(b)))
 }
 
-var deliveryStatuses = map[string]domain.DeliveryStatus{
-	"succeeded": domain.DeliverySucceeded, "failed": domain.DeliveryFailed, "pending": domain.DeliveryPending,
-	"exhausted": domain.DeliveryExhausted,
-}
-
+// listDeliveries reads the log's filters with the domain's parsers, which
+// know the statuses and event types there are, and leaves the page to list.
 func (h *handlers) listDeliveries(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var dq ports.DeliveryLogQuery
 	var fields []domain.FieldError
 	if v, ok := q["status"]; ok {
-		st, known := deliveryStatuses[v[0]]
-		if !known {
-			fields = append(fields, domain.FieldError{Field: "status", Message: "must be pending, succeeded, failed or exhausted"})
+		st, err := domain.ParseDeliveryStatus(v[0])
+		if err != nil {
+			fields = append(fields, domain.FieldError{Field: "status", Message: err.Error()})
 		}
 		dq.Status = st
 	}
 	if v := q.Get("event_type"); v != "" {
-		switch domain.EventType(v) {
-		case domain.EventWidgetClick, domain.EventLeadCorrelated, domain.EventLeadComplete:
-			dq.EventType = domain.EventType(v)
-		default:
-			fields = append(fields, domain.FieldError{Field: "event_type", Message: "must be widget.click, lead.correlated or lead.complete"})
+		et, err := domain.ParseEventType(v)
+		if err != nil {
+			fields = append(fields, domain.FieldError{Field: "event_type", Message: err.Error()})
 		}
+		dq.EventType = et
 	}
 	if len(fields) > 0 {
 		writeError(w, r, h.deps.Logger, &domain.ValidationError{Fields: fields})

@@ -43,8 +43,10 @@ func decodeCursor(s string) (*ports.PageKey, bool) {
 	return &ports.PageKey{CreatedAt: time.UnixMicro(c.T).UTC(), ID: c.I}, true
 }
 
-// parsePageQuery reads limit, from_date, to_date, cursor and include_bots;
-// every bad parameter is named in one 400.
+// parsePageQuery reads limit, from_date, to_date, cursor and include_bots
+// into the use case's query, naming every parameter it cannot read in one
+// 400. It only translates: the rules of a query (the page size, the date
+// window) are the use case's, checked once the query could be read.
 func parsePageQuery(q url.Values, bots bool) (ports.PageQuery, error) {
 	var (
 		pq     ports.PageQuery
@@ -52,11 +54,11 @@ func parsePageQuery(q url.Values, bots bool) (ports.PageQuery, error) {
 	)
 	bad := func(field, msg string) { fields = append(fields, domain.FieldError{Field: field, Message: msg}) }
 	if v, ok := q["limit"]; ok {
-		n, err := strconv.Atoi(v[0])
-		if err != nil || n < 1 || n > 10000 {
-			bad("limit", "must be a whole number from 1 to 10000")
-		}
-		pq.Limit = n
+		// The page size's rule is the use case's; what cannot be read as a
+		// whole number is no page size, and the rule refuses it (Atoi gives
+		// 0, or the nearest int for one too large).
+		pq.Paged = true
+		pq.Limit, _ = strconv.Atoi(v[0])
 	}
 	for _, p := range []struct {
 		name string
@@ -103,7 +105,7 @@ func appendLead(b []byte, r *ports.LeadRecord) []byte {
 	b = append(b, `,"conversation_id":`...)
 	b = strconv.AppendInt(b, r.ConversationID, 10)
 	b = append(b, `,"created_at":`...)
-	b = domain.Timestamp(r.CreatedAt).AppendJSON(b)
+	b = appendTimestamp(b, r.CreatedAt)
 	b = append(b, `,"wa_inbound_source_correlated_at":`...)
 	b = appendOptTime(b, r.CorrelatedAt)
 	b = append(b, `,"wa_inbound_source_click_url":`...)
@@ -112,18 +114,18 @@ func appendLead(b []byte, r *ports.LeadRecord) []byte {
 	if r.CorrelationID == nil {
 		b = append(b, "null"...)
 	} else {
-		b = r.ParsedParams.AppendJSON(b) // nil is {}
+		b = appendParams(b, r.ParsedParams) // nil is {}
 	}
 	b = append(b, `,"lead_status":`...)
-	b = domain.AppendJSONString(b, string(r.Status))
+	b = appendJSONString(b, string(r.Status))
 	b = append(b, `,"phone_number":`...)
 	if r.PhoneNumber == "" {
 		b = append(b, "null"...)
 	} else {
-		b = domain.AppendJSONString(b, r.PhoneNumber)
+		b = appendJSONString(b, r.PhoneNumber)
 	}
 	b = append(b, `,"channel_id":`...)
-	b = domain.AppendJSONString(b, r.ChannelID)
+	b = appendJSONString(b, r.ChannelID)
 	b = append(b, `,"lead_data":`...)
 	b = appendStringMap(b, r.Data) // nil is {}
 	b = append(b, `,"completed_at":`...)
@@ -137,21 +139,21 @@ func appendLead(b []byte, r *ports.LeadRecord) []byte {
 func appendAttribution(b []byte, r *ports.AttributionRecord) []byte {
 	c := &r.Click
 	b = append(b, `{"correlation_id":`...)
-	b = domain.AppendJSONString(b, string(c.CorrelationID))
+	b = appendJSONString(b, string(c.CorrelationID))
 	b = append(b, `,"device_id":`...)
-	b = domain.AppendJSONString(b, c.DeviceID)
+	b = appendJSONString(b, c.DeviceID)
 	b = append(b, `,"click_url":`...)
-	b = domain.AppendJSONString(b, c.ClickURL)
+	b = appendJSONString(b, c.ClickURL)
 	b = append(b, `,"parsed_params":`...)
-	b = c.ParsedParams.AppendJSON(b) // nil is {}
+	b = appendParams(b, c.ParsedParams) // nil is {}
 	b = append(b, `,"user_agent":`...)
-	b = domain.AppendJSONString(b, c.UserAgent)
+	b = appendJSONString(b, c.UserAgent)
 	b = append(b, `,"ip_address":`...)
-	b = domain.AppendJSONString(b, c.IPAddress)
+	b = appendJSONString(b, c.IPAddress)
 	b = append(b, `,"is_bot":`...)
 	b = strconv.AppendBool(b, r.IsBot)
 	b = append(b, `,"created_at":`...)
-	b = domain.Timestamp(r.CreatedAt).AppendJSON(b)
+	b = appendTimestamp(b, r.CreatedAt)
 	b = append(b, `,"correlated_at":`...)
 	b = appendOptTime(b, r.CorrelatedAt)
 	b = append(b, `,"conversation_id":`...)
@@ -167,14 +169,14 @@ func appendOptString(b []byte, s *string) []byte {
 	if s == nil {
 		return append(b, "null"...)
 	}
-	return domain.AppendJSONString(b, *s)
+	return appendJSONString(b, *s)
 }
 
 func appendOptTime(b []byte, t *time.Time) []byte {
 	if t == nil {
 		return append(b, "null"...)
 	}
-	return domain.Timestamp(*t).AppendJSON(b)
+	return appendTimestamp(b, *t)
 }
 
 // appendStringMap writes m as encoding/json writes a non-nil map: keys
@@ -191,9 +193,9 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = domain.AppendJSONString(b, k)
+		b = appendJSONString(b, k)
 		b = append(b, ':')
-		b = domain.AppendJSONString(b, m[k])
+		b = appendJSONString(b, m[k])
 	}
 	return append(b, '}')
 }

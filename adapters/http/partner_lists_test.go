@@ -1,8 +1,13 @@
 package http
 
 import (
+	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -11,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aurix/integrations/application"
 	"github.com/aurix/integrations/domain"
 	"github.com/aurix/integrations/ports"
 )
@@ -103,12 +109,12 @@ func TestParsePageQuery(t *testing.T) {
 		want  ports.PageQuery
 	}{
 		{"nothing", "", false, ports.PageQuery{}},
-		{"limit 1", "limit=1", false, ports.PageQuery{Limit: 1}},
-		{"limit 10000", "limit=10000", false, ports.PageQuery{Limit: 10000}},
-		{"first value wins", "limit=5&limit=x", false, ports.PageQuery{Limit: 5}},
+		{"limit 1", "limit=1", false, ports.PageQuery{Limit: 1, Paged: true}},
+		{"limit 10000", "limit=10000", false, ports.PageQuery{Limit: 10000, Paged: true}},
+		{"first value wins", "limit=5&limit=x", false, ports.PageQuery{Limit: 5, Paged: true}},
 		{
 			"everything", "limit=50&from_date=2024-01-23&to_date=2024-01-24T10:30:00%2B05:30&cursor=" + encodeCursor(key) + "&include_bots=true",
-			true, ports.PageQuery{Limit: 50, From: &from, To: &to, After: &key, IncludeBots: true},
+			true, ports.PageQuery{Limit: 50, Paged: true, From: &from, To: &to, After: &key, IncludeBots: true},
 		},
 		{"include_bots ignored where bots do not apply", "include_bots=yes-please", false, ports.PageQuery{}},
 		{"include_bots false", "include_bots=false", true, ports.PageQuery{}},
@@ -123,6 +129,7 @@ func TestParsePageQuery(t *testing.T) {
 			got, err := parsePageQuery(q, tt.bots)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want.Limit, got.Limit)
+			assert.Equal(t, tt.want.Paged, got.Paged)
 			assert.Equal(t, tt.want.IncludeBots, got.IncludeBots)
 			assertTimePtr(t, tt.want.From, got.From)
 			assertTimePtr(t, tt.want.To, got.To)
@@ -148,6 +155,9 @@ func assertTimePtr(t *testing.T, want, got *time.Time) {
 	assert.Equal(t, time.UTC, got.Location())
 }
 
+// TestParsePageQuery_Invalid: the parameters that cannot be read are all
+// named in one 400 (the page size and the window are the use case's rules:
+// TestListQueries_RulesAreTheUseCases).
 func TestParsePageQuery_Invalid(t *testing.T) {
 	t.Parallel()
 
@@ -157,13 +167,6 @@ func TestParsePageQuery_Invalid(t *testing.T) {
 		bots   bool
 		fields []string
 	}{
-		{"limit 0", "limit=0", false, []string{"limit"}},
-		{"limit 10001", "limit=10001", false, []string{"limit"}},
-		{"limit negative", "limit=-1", false, []string{"limit"}},
-		{"limit not a number", "limit=x", false, []string{"limit"}},
-		{"limit empty", "limit=", false, []string{"limit"}},
-		{"limit fractional", "limit=1.5", false, []string{"limit"}},
-		{"limit huge", "limit=99999999999999999999", false, []string{"limit"}},
 		{"from_date word", "from_date=yesterday", false, []string{"from_date"}},
 		{"from_date month 13", "from_date=2024-13-01", false, []string{"from_date"}},
 		{"to_date without offset", "to_date=2024-01-23T10:00", false, []string{"to_date"}},
@@ -173,9 +176,9 @@ func TestParsePageQuery_Invalid(t *testing.T) {
 		{"include_bots not a bool", "include_bots=maybe", true, []string{"include_bots"}},
 		{
 			"several, all named in order",
-			"include_bots=maybe&cursor=zz&to_date=nope&from_date=nope&limit=0",
+			"include_bots=maybe&cursor=zz&to_date=nope&from_date=nope&limit=10",
 			true,
-			[]string{"limit", "from_date", "to_date", "cursor", "include_bots"},
+			[]string{"from_date", "to_date", "cursor", "include_bots"},
 		},
 		{"bad with good", "limit=10&from_date=2024-01-23&to_date=bad", false, []string{"to_date"}},
 	}
@@ -197,6 +200,73 @@ func TestParsePageQuery_Invalid(t *testing.T) {
 			assert.Equal(t, tt.fields, names)
 		})
 	}
+}
+
+// countingReader is storage that counts how often it is read.
+type countingReader struct{ reads int }
+
+func (c *countingReader) Leads(context.Context, ports.PageQuery, int, func(ports.LeadRecord, ports.PageKey) error) error {
+	c.reads++
+	return nil
+}
+
+func (c *countingReader) Attribution(context.Context, ports.PageQuery, int, func(ports.AttributionRecord, ports.PageKey) error) error {
+	c.reads++
+	return nil
+}
+
+// TestListQueries_RulesAreTheUseCases: the handler only reads the query;
+// the page size and the window are checked by the use case (here the real
+// one), and a request that breaks them is a 400 naming each parameter, with
+// storage never read. A limit that is no whole number breaks the same rule.
+func TestListQueries_RulesAreTheUseCases(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		query  string
+		fields []string
+	}{
+		{"limit=0", []string{"limit"}},
+		{"limit=10001", []string{"limit"}},
+		{"limit=-1", []string{"limit"}},
+		{"limit=x", []string{"limit"}},
+		{"limit=", []string{"limit"}},
+		{"limit=1.5", []string{"limit"}},
+		{"limit=1e3", []string{"limit"}},
+		{"limit=99999999999999999999", []string{"limit"}},
+		{"limit=-99999999999999999999", []string{"limit"}},
+		{"from_date=2024-01-24&to_date=2024-01-24", []string{"to_date"}},
+		{"limit=0&from_date=2024-01-25&to_date=2024-01-24", []string{"limit", "to_date"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			t.Parallel()
+			reader := &countingReader{}
+			h := &handlers{deps: Deps{Partner: &application.Partner{Reader: reader}, Logger: slog.New(slog.DiscardHandler)}}
+			for _, list := range []http.HandlerFunc{h.listLeads, h.listAttribution} {
+				rec := httptest.NewRecorder()
+				list(rec, httptest.NewRequest(http.MethodGet, "/api/integrations/topkee/leads?"+tt.query, nil))
+				require.Equal(t, http.StatusBadRequest, rec.Code, rec.Body.String())
+				assert.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"))
+				var p Problem
+				require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p))
+				names := make([]string, len(p.Errors))
+				for i, f := range p.Errors {
+					names[i] = f.Field
+					if f.Field == "limit" {
+						assert.Equal(t, "must be a whole number from 1 to 10000", f.Message)
+					}
+				}
+				assert.Equal(t, tt.fields, names)
+			}
+			assert.Zero(t, reader.reads, "storage is not read")
+		})
+	}
+	reader := &countingReader{}
+	h := &handlers{deps: Deps{Partner: &application.Partner{Reader: reader}, Logger: slog.New(slog.DiscardHandler)}}
+	rec := httptest.NewRecorder()
+	h.listLeads(rec, httptest.NewRequest(http.MethodGet, "/api/integrations/topkee/leads?limit=10000&from_date=2024-01-24&to_date=2024-01-25", nil))
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.Equal(t, 1, reader.reads)
 }
 
 func FuzzDecodeCursor(f *testing.F) {

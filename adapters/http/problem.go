@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/aurix/integrations/domain"
 )
@@ -20,21 +21,54 @@ type Problem struct {
 
 // problemKinds maps error classes to responses; the first match wins, so the
 // order is from most to least specific. errors.Is/As see through wrapping.
+// detail is all a response says of the error beyond its kind: text written
+// for the client (by this adapter for a body it could not read, else a fixed
+// sentence per kind), never the error's own text, which carries what the
+// layers below wrapped around it (statements, constraint and table names,
+// "transaction: …"). A *domain.ValidationError adds what the domain wrote
+// for the client: its fields and their messages.
 var problemKinds = []struct {
 	match  func(error) bool
 	status int
 	slug   string
 	title  string
+	detail func(error) string
 }{
-	{func(err error) bool { var e *http.MaxBytesError; return errors.As(err, &e) }, http.StatusRequestEntityTooLarge, "body-too-large", "Request body too large"},
-	{func(err error) bool { var e *mediaTypeError; return errors.As(err, &e) }, http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type"},
-	{func(err error) bool { var e *decodeError; return errors.As(err, &e) }, http.StatusBadRequest, "malformed-request", "Malformed request"},
-	{func(err error) bool { return errors.Is(err, errUnauthorized) }, http.StatusUnauthorized, "unauthorized", "Unauthorized"},
-	{func(err error) bool { return errors.Is(err, domain.ErrUnprocessable) }, http.StatusUnprocessableEntity, "unprocessable", "Request cannot be carried out"},
-	{func(err error) bool { return errors.Is(err, domain.ErrInvalidInput) }, http.StatusBadRequest, "invalid-input", "Invalid input"},
-	{func(err error) bool { return errors.Is(err, domain.ErrNotFound) }, http.StatusNotFound, "not-found", "Not found"},
-	{func(err error) bool { return errors.Is(err, domain.ErrConflict) }, http.StatusConflict, "conflict", "Conflict"},
-	{func(err error) bool { return errors.Is(err, domain.ErrUnavailable) }, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},
+	{func(err error) bool { var e *http.MaxBytesError; return errors.As(err, &e) }, http.StatusRequestEntityTooLarge, "body-too-large", "Request body too large",
+		func(err error) string {
+			var e *http.MaxBytesError
+			errors.As(err, &e)
+			return "request body must be at most " + byteSize(e.Limit)
+		}},
+	{func(err error) bool { var e *mediaTypeError; return errors.As(err, &e) }, http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type",
+		func(err error) string { var e *mediaTypeError; errors.As(err, &e); return e.msg }},
+	{func(err error) bool { var e *decodeError; return errors.As(err, &e) }, http.StatusBadRequest, "malformed-request", "Malformed request",
+		func(err error) string { var e *decodeError; errors.As(err, &e); return e.msg }},
+	{func(err error) bool { return errors.Is(err, errUnauthorized) }, http.StatusUnauthorized, "unauthorized", "Unauthorized",
+		fixed("")},
+	{func(err error) bool { return errors.Is(err, domain.ErrUnprocessable) }, http.StatusUnprocessableEntity, "unprocessable", "Request cannot be carried out",
+		fixed("the request cannot be carried out in the resource's current state")},
+	{func(err error) bool { return errors.Is(err, domain.ErrInvalidInput) }, http.StatusBadRequest, "invalid-input", "Invalid input",
+		fixed("the request is not valid")},
+	{func(err error) bool { return errors.Is(err, domain.ErrNotFound) }, http.StatusNotFound, "not-found", "Not found",
+		fixed("no such resource")},
+	{func(err error) bool { return errors.Is(err, domain.ErrConflict) }, http.StatusConflict, "conflict", "Conflict",
+		fixed("the request clashed with a concurrent change; it is safe to retry")},
+	{func(err error) bool { return errors.Is(err, domain.ErrUnavailable) }, http.StatusServiceUnavailable, "unavailable", "Service unavailable",
+		fixed("the service cannot reach its database right now; retry after the seconds in Retry-After")},
+}
+
+func fixed(detail string) func(error) string { return func(error) string { return detail } }
+
+// byteSize names a body limit the way the API description does.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
 }
 
 // unavailableRetryAfter is the Retry-After, in seconds, of a 503 for a
@@ -42,26 +76,25 @@ var problemKinds = []struct {
 // and clients that come back sooner only add to the load while it lasts.
 const unavailableRetryAfter = "2"
 
-// writeError answers with the problem that err maps to. Unknown errors are a
-// 500 whose detail says nothing of the cause; the cause is logged instead.
+// writeError answers with the problem that err maps to. The error's text
+// stays in the log when it is logged (a 503, a 500), never in the response.
+// Unknown errors are a 500 whose detail says nothing of the cause.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	for _, k := range problemKinds {
 		if !k.match(err) {
 			continue
 		}
-		p := Problem{Type: "/problems/" + k.slug, Title: k.title, Status: k.status}
+		p := Problem{Type: "/problems/" + k.slug, Title: k.title, Status: k.status, Detail: k.detail(err)}
 		var ve *domain.ValidationError
 		switch {
 		case k.status == http.StatusServiceUnavailable:
 			// The cause names the database server; it stays in the log.
 			log.WarnContext(r.Context(), "request failed: dependency unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 			w.Header().Set("Retry-After", unavailableRetryAfter)
-			p.Detail = "the service cannot reach its database right now; retry after the seconds in Retry-After"
-		case errors.As(err, &ve):
+		case (k.status == http.StatusBadRequest || k.status == http.StatusUnprocessableEntity) && errors.As(err, &ve):
+			// What the domain wrote for the client, not what wraps it.
 			p.Errors = ve.Fields
 			p.Detail = ve.Error()
-		case k.status != http.StatusUnauthorized:
-			p.Detail = publicDetail(err)
 		}
 		writeProblem(w, p)
 		return
@@ -69,26 +102,6 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	writeProblem(w, Problem{Type: "/problems/internal", Title: "Internal server error", Status: http.StatusInternalServerError,
 		Detail: "The request could not be completed; it is safe to retry."})
-}
-
-// publicDetail is the message of the outermost error the client caused.
-func publicDetail(err error) string {
-	var d *decodeError
-	if errors.As(err, &d) {
-		return d.msg
-	}
-	var mt *mediaTypeError
-	if errors.As(err, &mt) {
-		return mt.msg
-	}
-	var mb *http.MaxBytesError
-	if errors.As(err, &mb) {
-		return "request body must be at most 64 KiB"
-	}
-	if errors.Is(err, domain.ErrNotFound) {
-		return "no such resource"
-	}
-	return err.Error()
 }
 
 // writeProblem answers p as application/problem+json. A 401 must carry a

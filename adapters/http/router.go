@@ -26,6 +26,9 @@ type Deps struct {
 	Leads          ports.LeadAgentAPI
 	Partner        ports.PartnerQueries
 	DeliveryLog    ports.DeliveryLog
+	// Erasures serves POST /api/admin/erasures, behind the admin's basic
+	// auth (AdminUser, AdminPassword); without a password it is refused.
+	Erasures ports.Eraser
 	// WidgetRateLimit clicks per WidgetRateWindow per client IP; 0 disables.
 	WidgetRateLimit  int
 	WidgetRateWindow time.Duration
@@ -126,6 +129,11 @@ func NewRouter(d Deps) *mux.Router {
 
 	r.HandleFunc("/api/whatsapp/webhook", h.verifyWhatsApp).Methods(http.MethodGet)
 	r.HandleFunc("/api/whatsapp/webhook", h.receiveWhatsApp).Methods(http.MethodPost)
+
+	// The operator's erasures, with River UI's credentials. The method is
+	// judged first (by the router), then the credentials.
+	r.Handle("/api/admin/erasures", basicAuth(d.AdminUser, d.AdminPassword, http.HandlerFunc(h.eraseData))).
+		Methods(http.MethodPost)
 
 	agent := r.PathPrefix("/api/conversations/{conversation_id:[0-9]+}").Subrouter()
 	agent.Use(h.requireAgentKey)

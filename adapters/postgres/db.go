@@ -13,21 +13,29 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 )
 
-// DB is one pgx pool shared by bun and River, plus a tiny pool that River's
-// notifier uses for LISTEN.
+// DB is the service's database: one pgx pool shared by bun and River (SQL
+// is that pool as database/sql, which River's driver and bun take), a tiny
+// pool for the sessions that hold one connection (River's and the workers'
+// LISTEN, the liveness session), and the small pool of the statements that
+// bypass bun (bypass.go).
 type DB struct {
 	Pool     *pgxpool.Pool
 	Listener *pgxpool.Pool
-	SQL      *sql.DB
-	Bun      *bun.DB
+	// Bypass runs the listings' statements that bypass bun (bypass.go).
+	Bypass *pgxpool.Pool
+	SQL    *sql.DB
+	Bun    *bun.DB
 	// Worker is the delivery workers' own pool (nil unless asked for): a
 	// click never waits behind deliveries for a connection, and its
 	// transactions (claims, outcomes) commit without waiting for the disk.
 	Worker    *pgxpool.Pool
 	WorkerBun *bun.DB
+
+	acquireTimeout time.Duration
 }
 
 // PoolOptions size the pool and bound how long work waits for it.
@@ -40,9 +48,16 @@ type PoolOptions struct {
 	// the liveness-ping timeout unless the URL sets connect_timeout. 0
 	// waits as long as the caller's context allows.
 	AcquireTimeout time.Duration
-	// Tracer, when set, gives the hot-path statements (hotpath.go) their
-	// spans.
-	Tracer trace.TracerProvider
+	// BypassConns caps the pool of the listings that bypass bun (the
+	// partner listings and the delivery log, bypass.go); 0 is 6.
+	BypassConns int32
+	// TracerProvider, when set, gives each statement that bypasses bun a
+	// span (otelpgx): the listings on their pool, the hot path
+	// (bypass_hotpath.go) on the main pool. MeterProvider gives the
+	// listings their duration metric. bun's statements are traced by
+	// bunotel, on bun.
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
 	// WorkerConns, when above 0, opens the delivery workers' own pool of
 	// that many connections, whose transactions do not wait for their
 	// commit to reach the disk (synchronous_commit off): a claim or an
@@ -68,7 +83,7 @@ func Open(ctx context.Context, url string, opts PoolOptions) (*DB, error) {
 	// parameters asks for the cache itself (pgx.QueryExecModeCacheStatement
 	// as its first argument).
 	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
-	if t := newHotTracer(opts.Tracer); t != nil {
+	if t := newHotTracer(opts.TracerProvider); t != nil {
 		cfg.ConnConfig.Tracer = t
 	}
 	if opts.AcquireTimeout > 0 {
@@ -94,11 +109,18 @@ func Open(ctx context.Context, url string, opts PoolOptions) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect listener pool: %w", err)
 	}
+	bypass, err := openBypassPool(ctx, cfg, opts)
+	if err != nil {
+		listener.Close()
+		pool.Close()
+		return nil, err
+	}
 	// As stdlib.OpenDBFromPool, with the acquire bounded: database/sql
 	// keeps no idle connections of its own, the pgx pool does.
 	sqlDB := sql.OpenDB(boundedConnector{Connector: stdlib.GetPoolConnector(pool), timeout: opts.AcquireTimeout})
 	sqlDB.SetMaxIdleConns(0)
-	db := &DB{Pool: pool, Listener: listener, SQL: sqlDB, Bun: bun.NewDB(sqlDB, pgdialect.New())}
+	db := &DB{Pool: pool, Listener: listener, Bypass: bypass, SQL: sqlDB, Bun: bun.NewDB(sqlDB, pgdialect.New()),
+		acquireTimeout: opts.AcquireTimeout}
 	if opts.WorkerConns > 0 {
 		wcfg := cfg.Copy()
 		wcfg.MaxConns = opts.WorkerConns
@@ -126,6 +148,7 @@ func (d *DB) Close() {
 		_ = d.WorkerBun.Close()
 		d.Worker.Close()
 	}
+	d.Bypass.Close()
 	d.Listener.Close()
 	d.Pool.Close()
 }

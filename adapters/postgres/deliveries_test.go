@@ -255,3 +255,20 @@ func TestProcesses_HeartbeatHandsBackLostClaims(t *testing.T) {
 	assert.Equal(t, 0, owned())
 	assert.Equal(t, 0, count(t, b.db, "aurix_processes"))
 }
+
+// TestOpenOnAPurgedEvent: a redelivery of an event the retention purge
+// deleted meanwhile (its foreign key finds no outbox row) is "not found",
+// which the API answers 404, not a server error.
+func TestOpenOnAPurgedEvent(t *testing.T) {
+	t.Parallel()
+	b := setupUoW(t)
+	stored := publishEvents(t, b.uow, event("01900000-0000-7000-8000-000000000901", domain.EventWidgetClick, "O-PURGE1", time.Now()))
+	_, err := b.db.SQL.Exec("DELETE FROM webhook_deliveries; DELETE FROM outbox")
+	require.NoError(t, err)
+	err = b.uow.Do(context.Background(), func(ctx context.Context, tx ports.Tx) error {
+		_, err := tx.Deliveries().Open(ctx, []*domain.Delivery{domain.OpenDelivery(stored[0].Ref(), testConfigID, 1, time.Now())})
+		return err
+	})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, domain.ErrNotFound)
+}

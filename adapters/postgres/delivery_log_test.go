@@ -34,7 +34,7 @@ func TestRecover_IsBoundedByThePage(t *testing.T) {
 	_, err = b.db.SQL.Exec(`INSERT INTO webhook_deliveries (outbox_id, event_id, event_type, webhook_config_id, status, attempts, created_at, finished_at)
 		SELECT id, event_id, event_type, '0190aaaa-0000-7000-8000-000000000001', 'failed', 8, created_at, now() FROM outbox`)
 	require.NoError(t, err)
-	log := &application.DeliveryLog{UoW: b.uow, Reader: postgres.NewStore(b.db.Bun, nil), Clock: wallClock{}}
+	log := &application.DeliveryLog{UoW: b.uow, Reader: postgres.NewStore(b.db), Clock: wallClock{}}
 
 	since := time.Now().Add(-2 * time.Hour)
 	first, err := log.Recover(ctx, "topkee", ports.RecoverQuery{Since: since})

@@ -30,6 +30,12 @@ func classify(err error, what string) error {
 	return fmt.Errorf("%s: %w", what, markUnavailable(err))
 }
 
+// isForeignKeyViolation reports a row that references one that is gone.
+func isForeignKeyViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23503"
+}
+
 // markUnavailable adds domain.ErrUnavailable to the chain of an error that
 // says the database cannot be reached or cannot take the work now, and
 // returns any other error as it is.

@@ -12,7 +12,9 @@ import (
 // Listen calls channels[c] for every notification on channel c until ctx
 // ends, on a connection of its own from pool. When the connection is lost
 // it connects again (with a pause) and calls every callback once, since a
-// notification may have been missed meanwhile.
+// notification may have been missed meanwhile. It is raw pgx because LISTEN
+// belongs to one held connection, which bun cannot hold (bypass.go lists
+// every statement that does not go through bun).
 func Listen(ctx context.Context, pool *pgxpool.Pool, channels map[string]func(), log *slog.Logger) {
 	failing := false
 	for ctx.Err() == nil {

@@ -23,6 +23,7 @@ type inboundSourceModel struct {
 	CreatedAt      time.Time       `bun:"created_at"`
 	CorrelatedAt   *time.Time      `bun:"correlated_at"`
 	ConversationID *int64          `bun:"conversation_id"`
+	ErasedAt       *time.Time      `bun:"erased_at"`
 }
 
 func inboundSourceFrom(s *domain.InboundSource) (*inboundSourceModel, error) {
@@ -34,7 +35,7 @@ func inboundSourceFrom(s *domain.InboundSource) (*inboundSourceModel, error) {
 	return &inboundSourceModel{
 		CorrelationID: string(r.CorrelationID), DeviceID: r.DeviceID, ClickURL: r.ClickURL,
 		ParsedParams: params, UserAgent: r.UserAgent, IPAddress: r.IPAddress, IsBot: r.IsBot,
-		CreatedAt: r.CreatedAt, CorrelatedAt: r.CorrelatedAt, ConversationID: r.ConversationID,
+		CreatedAt: r.CreatedAt, CorrelatedAt: r.CorrelatedAt, ConversationID: r.ConversationID, ErasedAt: r.ErasedAt,
 	}, nil
 }
 
@@ -159,7 +160,7 @@ func (m *inboundSourceModel) domain() (*domain.InboundSource, error) {
 	return domain.RehydrateInboundSource(domain.InboundSourceRow{
 		CorrelationID: domain.CorrelationID(m.CorrelationID), DeviceID: m.DeviceID, ClickURL: m.ClickURL,
 		ParsedParams: params, UserAgent: m.UserAgent, IPAddress: m.IPAddress, IsBot: m.IsBot,
-		CreatedAt: m.CreatedAt, CorrelatedAt: m.CorrelatedAt, ConversationID: m.ConversationID,
+		CreatedAt: m.CreatedAt, CorrelatedAt: m.CorrelatedAt, ConversationID: m.ConversationID, ErasedAt: m.ErasedAt,
 	}), nil
 }
 
@@ -176,6 +177,7 @@ type leadModel struct {
 	CreatedAt      time.Time         `bun:"created_at"`
 	CorrelatedAt   *time.Time        `bun:"correlated_at"`
 	CompletedAt    *time.Time        `bun:"completed_at"`
+	ErasedAt       *time.Time        `bun:"erased_at"`
 }
 
 func nullable(s string) *string {
@@ -196,7 +198,7 @@ func leadFrom(l *domain.Lead) *leadModel {
 	r := l.Row()
 	m := &leadModel{ConversationID: r.ConversationID, ChannelID: r.ChannelID, Phone: nullable(r.Sender.Phone),
 		BSUID: nullable(r.Sender.BSUID), Status: string(r.Status), LeadData: r.Data, CreatedAt: r.CreatedAt,
-		CorrelatedAt: r.CorrelatedAt, CompletedAt: r.CompletedAt}
+		CorrelatedAt: r.CorrelatedAt, CompletedAt: r.CompletedAt, ErasedAt: r.ErasedAt}
 	if r.CorrelationID != nil {
 		m.CorrelationID = nullable(string(*r.CorrelationID))
 	}
@@ -212,5 +214,5 @@ func (m *leadModel) domain() *domain.Lead {
 	return domain.RehydrateLead(domain.LeadRow{ConversationID: m.ConversationID, ChannelID: m.ChannelID,
 		Sender: domain.Sender{Phone: deref(m.Phone), BSUID: deref(m.BSUID)}, Status: domain.LeadStatus(m.Status),
 		CorrelationID: ref, Data: m.LeadData, CreatedAt: m.CreatedAt, CorrelatedAt: m.CorrelatedAt,
-		CompletedAt: m.CompletedAt})
+		CompletedAt: m.CompletedAt, ErasedAt: m.ErasedAt})
 }

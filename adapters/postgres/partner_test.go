@@ -115,7 +115,7 @@ func leadsJourney(t *testing.T) (*postgres.DB, *postgres.Store) {
 		msg(5, domain.Sender{BSUID: "US.13491208655302741918"}, "O-REF002 please", nil),
 		msg(6, domain.Sender{Phone: "+15550000006"}, "A bot's reference O-REF003", nil),
 	}))
-	return b.db, postgres.NewStore(b.db.Bun, nil)
+	return b.db, postgres.NewStore(b.db)
 }
 
 func allLeads(t *testing.T, store *postgres.Store, q ports.PageQuery) []ports.LeadRecord {
@@ -317,36 +317,79 @@ func TestLeadsAndAttribution_PagesWithBindParameters(t *testing.T) {
 }
 
 // TestLeads_RecordsADatabaseSpan: the listings bypass bun's query hook, so
-// they record the client span bunotel would: named by the operation, with
-// the statement's text (placeholders, never the values), and not marked
-// failed when the page filled up before the rows ran out.
+// the tracer on their own pool (otelpgx) records their client span: one per
+// statement, a child of the request's span in the request's trace, named by
+// the operation, with the statement's text (placeholders, never the
+// values, and no parameters), and not marked failed when the page filled up
+// before the rows ran out.
 func TestLeads_RecordsADatabaseSpan(t *testing.T) {
 	t.Parallel()
 	spans := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
 
-	db, _ := leadsJourney(t)
-	store := postgres.NewStore(db.Bun, tp)
+	journey, _ := leadsJourney(t)
+	db, err := postgres.Open(context.Background(), journey.Pool.Config().ConnString(), postgres.PoolOptions{TracerProvider: tp})
+	require.NoError(t, err)
+	t.Cleanup(db.Close)
+	store := postgres.NewStore(db)
+	ctx, request := tp.Tracer("test").Start(context.Background(), "GET /api/integrations/{service}/leads")
 	spans.Reset()
 	from := time.Date(2026, 2, 14, 0, 0, 0, 0, time.UTC)
-	_, err := (&application.Partner{Reader: store}).ListLeads(context.Background(), ports.PageQuery{From: &from, Limit: 2},
+	_, err = (&application.Partner{Reader: store}).ListLeads(ctx, ports.PageQuery{From: &from, Limit: 2},
 		func(ports.LeadRecord) error { return nil })
 	require.NoError(t, err)
+	request.End()
 
-	got := spans.GetSpans()
+	var got []tracetest.SpanStub
+	for _, s := range spans.GetSpans() {
+		if s.SpanContext.SpanID() != request.SpanContext().SpanID() {
+			got = append(got, s)
+		}
+	}
 	require.Len(t, got, 1)
 	s := got[0]
 	assert.Equal(t, "SELECT", s.Name)
 	assert.Equal(t, trace.SpanKindClient, s.SpanKind)
+	assert.Equal(t, request.SpanContext().TraceID(), s.SpanContext.TraceID(), "in the request's trace")
+	assert.Equal(t, request.SpanContext().SpanID(), s.Parent.SpanID(), "a child of the request's span")
 	assert.Equal(t, codes.Unset, s.Status.Code, "a full page is no failure")
 	attrs := map[string]string{}
 	for _, a := range s.Attributes {
 		attrs[string(a.Key)] = a.Value.String()
 	}
-	assert.Equal(t, "postgresql", attrs["db.system"])
-	assert.Equal(t, "SELECT", attrs["db.operation"])
-	assert.Contains(t, attrs["db.statement"], "FROM leads l LEFT JOIN inbound_sources s ON s.conversation_id = l.conversation_id")
-	assert.Contains(t, attrs["db.statement"], "l.created_at >= $1")
-	assert.Contains(t, attrs["db.statement"], "LIMIT $2")
-	assert.NotContains(t, attrs["db.statement"], "2026", "values are bound, not written into the text")
+	assert.Equal(t, "postgresql", attrs["db.system.name"])
+	assert.Equal(t, "SELECT", attrs["db.operation.name"])
+	assert.Contains(t, attrs["db.query.text"], "FROM leads l LEFT JOIN inbound_sources s ON s.conversation_id = l.conversation_id")
+	assert.Contains(t, attrs["db.query.text"], "l.created_at >= $1")
+	assert.Contains(t, attrs["db.query.text"], "LIMIT $2")
+	for k, v := range attrs {
+		assert.NotContains(t, v, "2026", "%s: values are bound, not written into the text, nor recorded", k)
+		assert.NotContains(t, k, "parameters", "parameters are not recorded")
+		assert.NotContains(t, k, "server.", "no database address")
+	}
+}
+
+// TestListings_OneStatementPerShape: the reason the listings bypass bun.
+// Pages of one query shape with other values (dates, cursors, limits) reuse
+// one prepared statement on the connection, where bun would have sent a new
+// statement text each time.
+func TestListings_OneStatementPerShape(t *testing.T) {
+	t.Parallel()
+	journey, _ := leadsJourney(t)
+	db, err := postgres.Open(context.Background(), journey.Pool.Config().ConnString(), postgres.PoolOptions{BypassConns: 1})
+	require.NoError(t, err)
+	t.Cleanup(db.Close)
+	partner := &application.Partner{Reader: postgres.NewStore(db)}
+	ctx := context.Background()
+	for i := range 5 {
+		from := time.Date(2026, 2, 14, 9, 0, i, 0, time.UTC)
+		_, err := partner.ListLeads(ctx, ports.PageQuery{From: &from, Limit: 1 + i}, func(ports.LeadRecord) error { return nil })
+		require.NoError(t, err)
+	}
+	conn, err := db.Bypass.Acquire(ctx)
+	require.NoError(t, err)
+	defer conn.Release()
+	var statements int
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%FROM leads l%' AND statement NOT LIKE '%pg_prepared_statements%'`).Scan(&statements))
+	assert.Equal(t, 1, statements, "one prepared statement for five pages of one shape")
 }

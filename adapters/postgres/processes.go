@@ -40,7 +40,9 @@ func NewProcesses(db *bun.DB, sessions *pgxpool.Pool) *Processes {
 var _ ports.ProcessRegistry = (*Processes)(nil)
 
 // Join registers the process, then takes its liveness lock on a connection
-// of its own.
+// of its own: raw pgx, because a session lock belongs to one held
+// connection, which bun cannot hold (bypass.go lists every statement that
+// does not go through bun).
 func (p *Processes) Join(ctx context.Context, info ports.ProcessInfo) (ports.ProcessSession, error) {
 	conn, err := p.sessions.Acquire(ctx)
 	if err != nil {

@@ -9,9 +9,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// hotMarker starts the SQL of every statement in hotpath.go: the one place
-// where statements bypass bun. The pgx tracer gives exactly these a span
-// (bun's own statements get theirs from bunotel, River's from otelriver).
+// hotMarker starts the SQL of every statement in bypass_hotpath.go. The
+// main pool's pgx tracer gives exactly these a span (bun's own statements
+// get theirs from bunotel, River's from otelriver).
 const hotMarker = "-- aurix:"
 
 // hotTracer traces the hot-path statements with otelpgx: the span is named

@@ -19,18 +19,19 @@ import (
 )
 
 // TestDatabaseThatCannotServeIsUnavailable: with its pool exhausted a
-// transaction and a listing wait the acquire timeout, not as long as the
-// caller would, and fail as domain.ErrUnavailable; so do they when the
-// server refuses new connections (a real FATAL from PostgreSQL at connect).
-// Once a connection can be had again, the same pool works.
+// transaction and a listing (on the pools they run on) wait the acquire
+// timeout, not as long as the caller would, and fail as
+// domain.ErrUnavailable; so do they when the server refuses new connections
+// (a real FATAL from PostgreSQL at connect). Once a connection can be had
+// again, the same pools work.
 func TestDatabaseThatCannotServeIsUnavailable(t *testing.T) {
 	t.Parallel()
 	dbURL := pgtest.NewDatabase(t)
-	db, err := postgres.Open(context.Background(), dbURL, postgres.PoolOptions{MaxConns: 1, AcquireTimeout: 200 * time.Millisecond})
+	db, err := postgres.Open(context.Background(), dbURL, postgres.PoolOptions{MaxConns: 1, BypassConns: 1, AcquireTimeout: 200 * time.Millisecond})
 	require.NoError(t, err)
 	t.Cleanup(db.Close)
 	uow := postgres.NewUnitOfWork(db.Bun, postgres.UnitOfWorkOptions{})
-	store := postgres.NewStore(db.Bun, nil)
+	store := postgres.NewStore(db)
 	// The caller would wait far longer than the acquire timeout.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -41,13 +42,16 @@ func TestDatabaseThatCannotServeIsUnavailable(t *testing.T) {
 
 	held, err := db.Pool.Acquire(ctx)
 	require.NoError(t, err)
-	release := sync.OnceFunc(held.Release)
+	heldList, err := db.Bypass.Acquire(ctx)
+	require.NoError(t, err)
+	release := sync.OnceFunc(func() { held.Release(); heldList.Release() })
 	t.Cleanup(release) // before db.Close, which waits for it
 	require.ErrorIs(t, transact(), domain.ErrUnavailable, "pool exhausted")
 	require.ErrorIs(t, listClicks(), domain.ErrUnavailable, "pool exhausted")
 	require.NoError(t, ctx.Err(), "they gave up on their own, not when the caller did")
 	release()
 	require.NoError(t, transact())
+	require.NoError(t, listClicks())
 
 	// The server stops accepting connections to this database.
 	name := strings.TrimPrefix(mustParse(t, dbURL).Path, "/")
@@ -60,7 +64,8 @@ func TestDatabaseThatCannotServeIsUnavailable(t *testing.T) {
 	}
 	allow(false)
 	t.Cleanup(func() { allow(true) })
-	db.Pool.Reset() // the pool's connections are gone, as after a restart
+	db.Pool.Reset() // the pools' connections are gone, as after a restart
+	db.Bypass.Reset()
 	require.ErrorIs(t, transact(), domain.ErrUnavailable, "connections refused")
 	require.ErrorIs(t, listClicks(), domain.ErrUnavailable, "connections refused")
 	allow(true)
@@ -73,4 +78,34 @@ func mustParse(t *testing.T, s string) *url.URL {
 	u, err := url.Parse(s)
 	require.NoError(t, err)
 	return u
+}
+
+// TestListingsHaveAPoolOfTheirOwn: listings never take the connections
+// transactions (clicks, outcomes) commit on, and the reverse: with either
+// pool exhausted, the other kind of work still runs at once.
+func TestListingsHaveAPoolOfTheirOwn(t *testing.T) {
+	t.Parallel()
+	db, err := postgres.Open(context.Background(), pgtest.NewDatabase(t), postgres.PoolOptions{MaxConns: 1, BypassConns: 1,
+		AcquireTimeout: 200 * time.Millisecond})
+	require.NoError(t, err)
+	t.Cleanup(db.Close)
+	uow := postgres.NewUnitOfWork(db.Bun, postgres.UnitOfWorkOptions{})
+	store := postgres.NewStore(db)
+	ctx := context.Background()
+	transact := func() error { return uow.Do(ctx, func(context.Context, ports.Tx) error { return nil }) }
+	listClicks := func() error {
+		return store.Attribution(ctx, ports.PageQuery{}, 0, func(ports.AttributionRecord, ports.PageKey) error { return nil })
+	}
+
+	held, err := db.Pool.Acquire(ctx)
+	require.NoError(t, err)
+	require.ErrorIs(t, transact(), domain.ErrUnavailable, "the main pool is exhausted")
+	require.NoError(t, listClicks(), "a listing does not need it")
+	held.Release()
+
+	heldList, err := db.Bypass.Acquire(ctx)
+	require.NoError(t, err)
+	require.ErrorIs(t, listClicks(), domain.ErrUnavailable, "the listings' pool is exhausted")
+	require.NoError(t, transact(), "a transaction does not need it")
+	heldList.Release()
 }

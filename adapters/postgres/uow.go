@@ -85,7 +85,7 @@ func (u *UnitOfWork) Do(ctx context.Context, fn func(ctx context.Context, tx por
 }
 
 // run is one run of fn, in a transaction on a connection of its own, so that
-// the hot-path statements (hotpath.go) can run through pgx on the same
+// the hot-path statements (bypass_hotpath.go) can run through pgx on the same
 // connection, in the same transaction, as bun's.
 func (u *UnitOfWork) run(ctx context.Context, fn func(ctx context.Context, tx ports.Tx) error) error {
 	conn, err := u.db.Conn(ctx)
@@ -174,3 +174,7 @@ func (t *txRepos) Leads() ports.LeadRepository { return leads{t: t} }
 func (t *txRepos) Deliveries() ports.DeliveryRepository { return deliveries{t: t} }
 
 func (t *txRepos) Outbox() ports.Outbox { return outbox{t: t} }
+
+func (t *txRepos) Erasures() ports.ErasureRepository { return erasures{tx: t.tx} }
+
+func (t *txRepos) Retention() ports.RetentionRepository { return retention{tx: t.tx} }

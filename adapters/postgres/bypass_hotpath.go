@@ -1,15 +1,12 @@
 package postgres
 
-// The hot path: the statements every event runs through, and the one place
-// where statements bypass bun. A click writes its row, its event and its
-// deliveries; a worker claims due deliveries and stores their outcomes.
-// bun writes every value into the SQL text, so PostgreSQL parses and plans
-// each of its statements anew; these statements carry bind parameters and
-// are prepared once per connection (pgx's statement cache), which is what
-// the load harness showed to matter (test/bench/README.md). They run
-// through pgx on the unit of work's own connection, so they are part of the
-// same transaction as the bun statements around them, and the pgx tracer
-// (trace.go) gives each a span named after its marker.
+// The hot path: the statements every event runs through, the second half
+// of the one place where statements bypass bun (bypass.go says why, and
+// lists the first half, the listings). A click writes its row, its event
+// and its deliveries; a worker claims due deliveries and stores their
+// outcomes. They run through pgx on the unit of work's own connection, so
+// they are part of the same transaction as the bun statements around them,
+// and the pgx tracer (trace.go) gives each a span named after its marker.
 
 import (
 	"context"
@@ -193,6 +190,11 @@ func (r deliveries) Open(ctx context.Context, ds []*domain.Delivery) ([]*domain.
 		}
 		return rows.Err()
 	})
+	if isForeignKeyViolation(err) {
+		// The event was purged meanwhile (retention): there is nothing
+		// left to deliver.
+		return nil, fmt.Errorf("insert deliveries: event no longer stored: %w", domain.ErrNotFound)
+	}
 	if err != nil {
 		return nil, classify(err, "insert deliveries")
 	}
@@ -335,7 +337,11 @@ func (r deliveries) ClaimDue(ctx context.Context, q ports.ClaimQuery) ([]ports.D
 // saveOutcomesSQL stores the deliveries' new states and their attempts in
 // one statement; the owner condition keeps a process that was declared dead
 // from overwriting the state another process now works on (its attempt is
-// recorded all the same).
+// recorded all the same). It is written IS NOT DISTINCT FROM, not =, so
+// that it does not imply owner IS NOT NULL: with = PostgreSQL read the rows
+// through the partial index of owned deliveries, which holds an entry for
+// every claim since the last vacuum, and the statement slowed as the run
+// went on; this way each row is found by its id.
 const saveOutcomesSQL = hotMarker + `outcomes.save
 WITH state AS (
 	SELECT * FROM unnest($2::bigint[], $3::text[], $4::int[], $5::int[], $6::text[], $7::timestamptz[], $8::timestamptz[])
@@ -345,7 +351,7 @@ WITH state AS (
 		last_error = s.last_error, next_attempt_at = s.next_attempt_at, finished_at = s.finished_at,
 		owner = NULL, claimed_at = NULL
 	FROM state s
-	WHERE d.id = s.id AND d.owner = $1
+	WHERE d.id = s.id AND d.owner IS NOT DISTINCT FROM $1::uuid
 )
 INSERT INTO webhook_attempts (delivery_id, event_id, webhook_config_id, attempt, status_code, duration_ms, error,
 	response_body, attempted_at)

@@ -3,7 +3,6 @@ package domain_test
 import (
 	"bytes"
 	"encoding/json"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -15,12 +14,11 @@ import (
 	"github.com/aurix/integrations/domain"
 )
 
-// The appenders must write exactly the bytes encoding/json wrote before
-// them: event payloads and API lists are part of the partner contract.
+// The event payload's encodings must write exactly the bytes encoding/json
+// wrote before them: event payloads are part of the partner contract (and
+// TestPayloads_Golden holds every event type's bytes).
 //
-//	go test ./domain -run='^$' -fuzz=FuzzAppendJSONString -fuzztime=60s
 //	go test ./domain -run='^$' -fuzz=FuzzMarketingParamsJSON -fuzztime=60s
-//	go test ./domain -run='^$' -fuzz=FuzzTimestampJSON -fuzztime=60s
 
 // stdJSON is what encoding/json writes for v with HTML escaping off, without
 // the Encoder's newline.
@@ -31,35 +29,6 @@ func stdJSON(t testing.TB, v any) string {
 	enc.SetEscapeHTML(false)
 	require.NoError(t, enc.Encode(v))
 	return strings.TrimSuffix(buf.String(), "\n")
-}
-
-var jsonStringSamples = []string{
-	"", "plain", "a&b<c>d", `quote " and backslash \`, "/slash/", "tab\tnew\nline\rcr\bbs\fff",
-	"\x00\x01\x1f\x7f", "é ü 日本 🎉", "\u2028\u2029", "\u2027\u202a", "bad \xff byte", "\xc3", "\xed\xa0\x80 surrogate",
-	"\xf4\x90\x80\x80 beyond U+10FFFF", "\ufffd", "https://example.com/?utm_source=x&gclid=y",
-}
-
-func TestAppendJSONString_SameBytesAsEncodingJSON(t *testing.T) {
-	t.Parallel()
-	samples := slices.Clone(jsonStringSamples)
-	for b := range 256 {
-		samples = append(samples, string([]byte{byte(b)}), "x"+string([]byte{byte(b)})+"y")
-	}
-	for _, s := range samples {
-		assert.Equal(t, stdJSON(t, s), string(domain.AppendJSONString(nil, s)), "string %q", s)
-	}
-	assert.Equal(t, `pre"a"`, string(domain.AppendJSONString([]byte("pre"), "a")), "appends to dst")
-}
-
-func FuzzAppendJSONString(f *testing.F) {
-	for _, s := range jsonStringSamples {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := string(domain.AppendJSONString(nil, s)), stdJSON(t, s); got != want {
-			t.Fatalf("AppendJSONString(%q) = %s, encoding/json wrote %s", s, got, want)
-		}
-	})
 }
 
 // referenceParamsJSON is MarketingParams.MarshalJSON as it was written
@@ -99,8 +68,8 @@ func referenceParamsJSON(t testing.TB, p domain.MarketingParams) string {
 	return "{" + strings.Join(parts, ",") + "}"
 }
 
-func TestMarketingParams_SameBytesAsBefore(t *testing.T) {
-	t.Parallel()
+// paramsSamples are parameter sets of every key kind and awkward values.
+func paramsSamples() []domain.MarketingParams {
 	tests := []domain.MarketingParams{
 		nil,
 		{},
@@ -114,18 +83,32 @@ func TestMarketingParams_SameBytesAsBefore(t *testing.T) {
 	for _, k := range contractClickIDs {
 		tests = append(tests, domain.MarketingParams{k: "v-" + k, "utm_medium": "cpc"})
 	}
-	for _, p := range tests {
+	return tests
+}
+
+func TestMarketingParams_SameBytesAsBefore(t *testing.T) {
+	t.Parallel()
+	for _, p := range paramsSamples() {
 		want := referenceParamsJSON(t, p)
 		got, err := p.MarshalJSON()
 		require.NoError(t, err)
 		assert.Equal(t, want, string(got), "params %v", p)
-		assert.Equal(t, want, string(p.AppendJSON(nil)))
 		// Inside a struct, as in payloads and lists, encoding/json keeps
 		// the bytes as they are.
 		assert.Equal(t, `{"p":`+want+`}`, stdJSON(t, struct {
 			P domain.MarketingParams `json:"p"`
 		}{p}))
 	}
+}
+
+// TestMarketingParams_CanonicalKeys: the order every encoding of the
+// parameters uses, appended to what dst holds.
+func TestMarketingParams_CanonicalKeys(t *testing.T) {
+	t.Parallel()
+	p := domain.MarketingParams{"zz": "", "fbclid": "", "utm_b": "", "gclid": "", "utm_a": "", "utm_medium": "", "aa": "", "utm_source": ""}
+	assert.Equal(t, []string{"x", "utm_source", "utm_medium", "utm_a", "utm_b", "gclid", "fbclid", "aa", "zz"},
+		p.CanonicalKeys([]string{"x"}))
+	assert.Empty(t, domain.MarketingParams(nil).CanonicalKeys(nil))
 }
 
 func FuzzMarketingParamsJSON(f *testing.F) {
@@ -161,46 +144,5 @@ func TestTimestamp_SameBytesAsBefore(t *testing.T) {
 		got, err := domain.Timestamp(tm).MarshalJSON()
 		require.NoError(t, err)
 		assert.Equal(t, string(want), string(got), "time %s", tm)
-		assert.Equal(t, string(want), string(domain.Timestamp(tm).AppendJSON(nil)))
 	}
-}
-
-func TestTimestamp_SameBytesAsBefore_Sampled(t *testing.T) {
-	t.Parallel()
-	r := rand.New(rand.NewPCG(1, 2))
-	lo, hi := time.Date(-2, 1, 1, 0, 0, 0, 0, time.UTC).Unix(), time.Date(10002, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
-	for range 100000 {
-		tm := time.Unix(lo+r.Int64N(hi-lo), r.Int64N(1e9))
-		want, err := json.Marshal(domain.FormatTime(tm))
-		require.NoError(t, err)
-		if got := domain.Timestamp(tm).AppendJSON(nil); string(got) != string(want) {
-			t.Fatalf("time %s: AppendJSON wrote %s, before it was %s", tm, got, want)
-		}
-	}
-}
-
-func FuzzTimestampJSON(f *testing.F) {
-	f.Add(int64(1771075325), int64(123456789))
-	f.Add(int64(-62135596800), int64(0))
-	f.Add(int64(253402300799), int64(999999999))
-	f.Fuzz(func(t *testing.T, sec, nsec int64) {
-		tm := time.Unix(sec, nsec)
-		want, err := json.Marshal(domain.FormatTime(tm))
-		require.NoError(t, err)
-		if got := domain.Timestamp(tm).AppendJSON(nil); string(got) != string(want) {
-			t.Fatalf("time %s: AppendJSON wrote %s, before it was %s", tm, got, want)
-		}
-	})
-}
-
-func TestAppenders_DoNotAllocate(t *testing.T) {
-	p := domain.MarketingParams{"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "spring_10", "gclid": "Cj088890"}
-	ts := domain.Timestamp(time.Date(2026, 2, 14, 13, 22, 5, 123000000, time.UTC))
-	buf := make([]byte, 0, 512)
-	allocs := testing.AllocsPerRun(100, func() {
-		buf = p.AppendJSON(buf[:0])
-		buf = ts.AppendJSON(buf)
-		buf = domain.AppendJSONString(buf, "a&b\n\u2028")
-	})
-	assert.Zero(t, allocs)
 }
