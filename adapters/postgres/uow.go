@@ -94,7 +94,10 @@ func (u *UnitOfWork) run(ctx context.Context, fn func(ctx context.Context, tx po
 	}
 	defer conn.Close()
 	repos := &txRepos{uow: u, conn: conn}
-	err = conn.RunInTx(ctx, nil, func(ctx context.Context, btx bun.Tx) error {
+	// fn runs under the caller's context, not the one bun hands over: that
+	// one carries BEGIN's span, ended by then, and a statement whose parent
+	// span has ended gets no span of its own from otelpgx.
+	err = conn.RunInTx(ctx, nil, func(_ context.Context, btx bun.Tx) error {
 		repos.tx = btx
 		if err := fn(ctx, repos); err != nil {
 			return err
