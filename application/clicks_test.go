@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -81,7 +82,9 @@ func TestClicks_GroupedCommitTogether(t *testing.T) {
 	t.Logf("%d clicks in %d transactions", n-1, uow.Runs())
 }
 
-// unavailableUoW fails every transaction as a database that is down does.
+// unavailableUoW fails every transaction as a database that is down does,
+// after a moment (as waiting for a connection would), so that clicks
+// arriving meanwhile queue up for the next shared transaction.
 type unavailableUoW struct {
 	mu   sync.Mutex
 	runs int
@@ -91,6 +94,7 @@ func (u *unavailableUoW) Do(context.Context, func(context.Context, ports.Tx) err
 	u.mu.Lock()
 	u.runs++
 	u.mu.Unlock()
+	time.Sleep(20 * time.Millisecond)
 	return fmt.Errorf("transaction: %w", domain.ErrUnavailable)
 }
 
@@ -107,12 +111,15 @@ func TestClicks_GroupedOutageIsEveryonesAnswerAtOnce(t *testing.T) {
 	const n = 40
 	var wg sync.WaitGroup
 	var failed sync.Map
+	start := make(chan struct{})
 	for i := range n {
 		wg.Go(func() {
+			<-start
 			_, err := clicks.RecordClick(context.Background(), ports.RecordClickCommand{ClickURL: "https://example.com/"})
 			failed.Store(i, errors.Is(err, domain.ErrUnavailable))
 		})
 	}
+	close(start)
 	wg.Wait()
 	for i := range n {
 		v, _ := failed.Load(i)

@@ -4,58 +4,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/uptrace/bun"
-
-	"github.com/aurix/integrations/domain"
 	"github.com/aurix/integrations/ports"
 )
-
-type deliveryModel struct {
-	bun.BaseModel `bun:"table:webhook_deliveries,alias:d"`
-
-	ID              int64      `bun:"id,pk,autoincrement"`
-	OutboxID        int64      `bun:"outbox_id"`
-	EventID         string     `bun:"event_id,type:uuid"`
-	EventType       string     `bun:"event_type"`
-	WebhookConfigID string     `bun:"webhook_config_id,type:uuid"`
-	LeadKey         *string    `bun:"lead_key"`
-	Series          int        `bun:"series"`
-	Status          string     `bun:"status"`
-	Attempts        int        `bun:"attempts"`
-	LastStatusCode  *int       `bun:"last_status_code"`
-	LastError       string     `bun:"last_error"`
-	CreatedAt       time.Time  `bun:"created_at"`
-	NextAttemptAt   *time.Time `bun:"next_attempt_at"`
-	FinishedAt      *time.Time `bun:"finished_at"`
-	// Owner is the worker process working the delivery now; ClaimedAt is
-	// since when (the database's clock). Neither is part of the aggregate.
-	Owner     *string    `bun:"owner,type:uuid"`
-	ClaimedAt *time.Time `bun:"claimed_at"`
-}
-
-func deliveryFrom(d *domain.Delivery) deliveryModel {
-	r := d.Row()
-	m := deliveryModel{ID: r.ID, OutboxID: r.OutboxID, EventID: r.EventID, EventType: string(r.EventType),
-		WebhookConfigID: r.ConfigID, LeadKey: nullable(r.LeadKey), Series: r.Series, Status: string(r.Status),
-		Attempts: r.Attempts, LastError: r.LastError, CreatedAt: r.CreatedAt, NextAttemptAt: r.NextAttemptAt,
-		FinishedAt: r.FinishedAt}
-	if r.LastStatusCode != 0 {
-		code := r.LastStatusCode
-		m.LastStatusCode = &code
-	}
-	return m
-}
-
-func (m *deliveryModel) domain() *domain.Delivery {
-	r := domain.DeliveryRow{ID: m.ID, OutboxID: m.OutboxID, EventID: m.EventID, EventType: domain.EventType(m.EventType),
-		ConfigID: m.WebhookConfigID, LeadKey: deref(m.LeadKey), Series: m.Series, Status: domain.DeliveryStatus(m.Status),
-		Attempts: m.Attempts, LastError: m.LastError, CreatedAt: m.CreatedAt, NextAttemptAt: m.NextAttemptAt,
-		FinishedAt: m.FinishedAt}
-	if m.LastStatusCode != nil {
-		r.LastStatusCode = *m.LastStatusCode
-	}
-	return domain.RehydrateDelivery(r)
-}
 
 var _ ports.DeliveryQueue = (*Store)(nil)
 
