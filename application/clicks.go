@@ -20,59 +20,124 @@ type Clicks struct {
 	// AnonymizeIP stores and sends only the /24 (IPv4) or /48 (IPv6) of
 	// a visitor's address.
 	AnonymizeIP bool
+
+	// clicks, once StartGrouping ran, commits concurrent clicks together.
+	clicks *group[*pendingClick]
 }
 
 var _ ports.ClickRecorder = (*Clicks)(nil)
 
+// maxClicksTogether bounds how many clicks one transaction records.
+const maxClicksTogether = 64
+
+// pendingClick is one click on its way into a transaction.
+type pendingClick struct {
+	// ctx is the request's: its trace goes with the click's event.
+	ctx      context.Context
+	cmd      ports.RecordClickCommand
+	deviceID string
+	isBot    bool
+	// Set by the transaction that wrote it (each run draws them afresh).
+	src    *domain.InboundSource
+	events []domain.Event
+	// err is this click's own reason to be left out (its input), which
+	// does not fail the clicks it shares a transaction with.
+	err error
+}
+
+// StartGrouping makes concurrent clicks share a transaction from now on:
+// every click waiting at the moment a transaction starts goes into it, with
+// up to writers transactions under way at once. Each click is still
+// answered only once its own rows have committed. A shared transaction
+// runs in the first click's trace, without its cancellation: one visitor
+// leaving must not abort the others' clicks. Call it once, before serving;
+// without it each click is its own transaction.
+func (c *Clicks) StartGrouping(writers int) {
+	c.clicks = newGroup(groupOptions{max: maxClicksTogether, parallel: writers, alone: mayConcernSome},
+		func(cs []*pendingClick) error { return c.write(context.WithoutCancel(cs[0].ctx), cs) })
+}
+
 // RecordClick stores the click and, for a person, its widget.click event, in
-// one transaction. A correlation id that is already taken fails the
-// transaction on its unique key; the unit of work runs it again, and the new
-// run draws a fresh id, so a clash never surfaces to the caller.
+// one transaction (shared with concurrent clicks once StartGrouping ran). A
+// correlation id that is already taken fails the transaction on its unique
+// key; the unit of work runs it again, and the new run draws fresh ids, so a
+// clash never surfaces to the caller.
 func (c *Clicks) RecordClick(ctx context.Context, cmd ports.RecordClickCommand) (ports.ClickReceipt, error) {
-	deviceID := cmd.DeviceID
-	if deviceID == "" {
-		deviceID = c.IDs.NewID()
+	p := &pendingClick{ctx: ctx, cmd: cmd, deviceID: cmd.DeviceID}
+	if p.deviceID == "" {
+		p.deviceID = c.IDs.NewID()
 	}
-	isBot := c.Bots != nil && c.Bots.IsBot(cmd.UserAgent)
-	var (
-		src    *domain.InboundSource
-		events []domain.Event
-	)
-	err := c.UoW.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
-		ref, err := c.Refs.NewCorrelationID()
-		if err != nil {
-			return fmt.Errorf("new correlation id: %w", err)
-		}
-		src, err = domain.RecordClick(domain.NewClick{
-			CorrelationID: ref,
-			ClickURL:      cmd.ClickURL,
-			DeviceID:      deviceID,
-			UserAgent:     cmd.UserAgent,
-			IPAddress:     cmd.IPAddress,
-			IsBot:         isBot,
-			AnonymizeIP:   c.AnonymizeIP,
-			EventID:       c.IDs.NewID(),
-			Now:           c.Clock.Now(),
-		})
-		if err != nil {
-			return err
-		}
-		events = src.PullEvents()
-		if err := tx.InboundSources().Add(ctx, src); err != nil {
-			return err
-		}
-		return publish(ctx, tx, c.Clock.Now(), events)
-	})
+	p.isBot = c.Bots != nil && c.Bots.IsBot(cmd.UserAgent)
+	var err error
+	if c.clicks != nil {
+		err = c.clicks.do(p)
+	} else {
+		err = c.write(ctx, []*pendingClick{p})
+	}
+	if err == nil {
+		err = p.err
+	}
 	if err != nil {
 		return ports.ClickReceipt{}, fmt.Errorf("record click: %w", err)
 	}
 	tel := telemetryOf(c.Telemetry)
-	tel.ClickRecorded(ctx, isBot)
-	tel.EventsEmitted(ctx, events)
+	tel.ClickRecorded(ctx, p.isBot)
+	tel.EventsEmitted(ctx, p.events)
 	return ports.ClickReceipt{
-		CorrelationID: src.CorrelationID(),
-		DeviceID:      deviceID,
-		WhatsAppURL:   c.WhatsApp.For(src.CorrelationID()),
-		CreatedAt:     src.CreatedAt(),
+		CorrelationID: p.src.CorrelationID(),
+		DeviceID:      p.deviceID,
+		WhatsAppURL:   c.WhatsApp.For(p.src.CorrelationID()),
+		CreatedAt:     p.src.CreatedAt(),
 	}, nil
+}
+
+// write records clicks in one transaction: their rows in one statement,
+// each click's event (with its own request's trace), and the deliveries of
+// them all in one more. A click the domain refuses is left out with its
+// reason and the others go on.
+func (c *Clicks) write(ctx context.Context, cs []*pendingClick) error {
+	return c.UoW.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+		srcs := make([]*domain.InboundSource, 0, len(cs))
+		for _, p := range cs {
+			p.src, p.events, p.err = nil, nil, nil
+			ref, err := c.Refs.NewCorrelationID()
+			if err != nil {
+				return fmt.Errorf("new correlation id: %w", err)
+			}
+			p.src, p.err = domain.RecordClick(domain.NewClick{
+				CorrelationID: ref,
+				ClickURL:      p.cmd.ClickURL,
+				DeviceID:      p.deviceID,
+				UserAgent:     p.cmd.UserAgent,
+				IPAddress:     p.cmd.IPAddress,
+				IsBot:         p.isBot,
+				AnonymizeIP:   c.AnonymizeIP,
+				EventID:       c.IDs.NewID(),
+				Now:           c.Clock.Now(),
+			})
+			if p.err != nil {
+				continue
+			}
+			p.events = p.src.PullEvents()
+			srcs = append(srcs, p.src)
+		}
+		if len(srcs) == 0 {
+			return nil
+		}
+		if err := tx.InboundSources().Add(ctx, srcs...); err != nil {
+			return err
+		}
+		var stored []ports.OutboxEvent
+		for _, p := range cs {
+			if p.err != nil || len(p.events) == 0 {
+				continue
+			}
+			s, err := tx.Outbox().Append(context.WithoutCancel(p.ctx), p.events...)
+			if err != nil {
+				return err
+			}
+			stored = append(stored, s...)
+		}
+		return openDeliveries(ctx, tx, c.Clock.Now(), stored)
+	})
 }

@@ -58,9 +58,10 @@ func (d *Deliverer) Due(ctx context.Context) ([]ports.DueConfig, error) {
 // config's in-flight cap and rate limit, in one transaction that every
 // worker process serialises on for that config. Deliveries to a config that
 // no longer takes events end at once, unsent.
-func (d *Deliverer) Claim(ctx context.Context, owner string, configID string, room ports.ClaimRoom) ([]ports.Claimed, error) {
+func (d *Deliverer) Claim(ctx context.Context, owner string, configID string, room ports.ClaimRoom) ([]ports.Claimed, bool, error) {
 	var claimed []ports.Claimed
 	var abandoned int
+	more := false
 	err := d.UoW.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
 		claimed, abandoned = claimed[:0], 0
 		now := d.Clock.Now()
@@ -75,6 +76,7 @@ func (d *Deliverer) Claim(ctx context.Context, owner string, configID string, ro
 			return err
 		}
 		budget := domain.ClaimBudget(d.MaxInFlight, lim.InFlight, lim.Rate, room.FirstAttempts+room.Retries, now, rateHorizon)
+		more = false
 		var jobs []ports.DeliveryJob
 		for _, retries := range []bool{true, false} {
 			limit := min(budget-len(jobs), room.FirstAttempts)
@@ -91,6 +93,8 @@ func (d *Deliverer) Claim(ctx context.Context, owner string, configID string, ro
 			}
 			jobs = append(jobs, got...)
 		}
+		// The limits, not the due deliveries, ran out first.
+		more = len(jobs) == budget && budget < room.FirstAttempts+room.Retries
 		if len(jobs) == 0 {
 			return nil
 		}
@@ -106,7 +110,7 @@ func (d *Deliverer) Claim(ctx context.Context, owner string, configID string, ro
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("claim deliveries of config %s: %w", configID, err)
+		return nil, false, fmt.Errorf("claim deliveries of config %s: %w", configID, err)
 	}
 	if abandoned > 0 {
 		tel := telemetryOf(d.Telemetry)
@@ -114,7 +118,7 @@ func (d *Deliverer) Claim(ctx context.Context, owner string, configID string, ro
 			tel.DeliveryAttempted(ctx, string(domain.DeliveryFailed), 0)
 		}
 	}
-	return claimed, nil
+	return claimed, more, nil
 }
 
 // abandonDue ends the due deliveries of a switched-off config, unsent: the
@@ -225,7 +229,7 @@ func (d *Deliverer) record(ctx context.Context, o pendingOutcome) error {
 // before the workers start; without it each outcome is a transaction.
 func (d *Deliverer) StartGrouping(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx)
-	d.outcomes = newGroup(maxGroup, func(items []pendingOutcome) error {
+	d.outcomes = newGroup(groupOptions{max: maxGroup, alone: mayConcernSome}, func(items []pendingOutcome) error {
 		return d.recordOutcomes(ctx, items)
 	})
 }
@@ -273,13 +277,17 @@ func (d *Deliverer) noteHealth(ctx context.Context, tx ports.Tx, batch []pending
 		}
 	}
 	if len(failing) < len(all) {
-		current, err := tx.WebhookConfigs().ByIDs(ctx, all)
+		// The active configs as the process knows them (cached: a failure
+		// clock another process started a moment ago may be missed, and is
+		// stopped by a later success).
+		active, err := tx.WebhookConfigs().Active(ctx)
 		if err != nil {
 			return err
 		}
-		for _, c := range current {
-			if !c.FailingSince().IsZero() && !slices.Contains(failing, c.ID()) {
-				failing = append(failing, c.ID())
+		for _, id := range all {
+			i := slices.IndexFunc(active, func(c *domain.WebhookConfig) bool { return c.ID() == id })
+			if (i < 0 || !active[i].FailingSince().IsZero()) && !slices.Contains(failing, id) {
+				failing = append(failing, id)
 			}
 		}
 	}

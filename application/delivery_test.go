@@ -138,7 +138,7 @@ func TestOutcomes_GroupedAndSingleAgree(t *testing.T) {
 			DisableAfter: time.Hour, MaxInFlight: 100}
 		var claimed []ports.Claimed
 		for _, id := range configIDs {
-			got, err := d.Claim(context.Background(), owner, id, ports.ClaimRoom{FirstAttempts: 100})
+			got, _, err := d.Claim(context.Background(), owner, id, ports.ClaimRoom{FirstAttempts: 100})
 			require.NoError(t, err)
 			claimed = append(claimed, got...)
 		}
@@ -191,7 +191,7 @@ func TestClaim_CapHoldsForConcurrentClaimers(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			owner := fmt.Sprintf("0190bbbb-0000-7000-8000-%012d", i+1)
-			got, err := d.Claim(context.Background(), owner, configIDs[0], ports.ClaimRoom{FirstAttempts: 10})
+			got, _, err := d.Claim(context.Background(), owner, configIDs[0], ports.ClaimRoom{FirstAttempts: 10})
 			assert.NoError(t, err)
 			total.Add(int32(len(got)))
 		}()

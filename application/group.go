@@ -1,25 +1,32 @@
 package application
 
 import (
+	"errors"
 	"slices"
 	"sync"
+
+	"github.com/aurix/integrations/domain"
 )
 
-// group commits the work of concurrent callers together: the first caller
-// to find no write under way writes everything queued at that moment in one
-// call of write (one transaction, one commit), and whoever arrives while a
-// write is under way goes into the next one. Nobody waits for a timer, so a
-// lone caller is written at once, and under load the groups grow by
-// themselves. Each caller returns once its own item is written, or with the
-// error that prevented it; if a shared write fails, each of its items is
-// written again on its own, so one bad item cannot fail the others.
+// group commits the work of concurrent callers together: a caller that
+// finds fewer than parallel writes under way writes everything queued at
+// that moment (up to max items) in one call of write (one transaction, one
+// commit), and whoever arrives while every writer is busy goes into the next
+// one. Nobody waits for a timer, so a lone caller is written at once, and
+// under load the groups grow by themselves. Each caller returns once its own
+// item is written, or with the error that prevented it. If a shared write
+// fails with an error that alone says may concern only some items, each of
+// its items is written again on its own, so one bad item cannot fail the
+// others; an error that would fail them all the same (the database is down)
+// is everyone's answer at once.
 type group[T any] struct {
-	max   int
-	write func(items []T) error
+	max, parallel int
+	write         func(items []T) error
+	alone         func(error) bool
 
 	mu      sync.Mutex
 	queue   []member[T]
-	running bool
+	running int
 }
 
 type member[T any] struct {
@@ -27,9 +34,20 @@ type member[T any] struct {
 	done chan error
 }
 
-// newGroup returns a group writing at most max items at once (at least 1).
-func newGroup[T any](max int, write func(items []T) error) *group[T] {
-	return &group[T]{max: max, write: write}
+// groupOptions shape a group.
+type groupOptions struct {
+	// max is the most items one write takes (at least 1).
+	max int
+	// parallel is how many writes may run at once (at least 1).
+	parallel int
+	// alone reports whether the items of a failed shared write are worth
+	// writing again one by one; nil means always.
+	alone func(error) bool
+}
+
+// newGroup returns a group writing with write.
+func newGroup[T any](o groupOptions, write func(items []T) error) *group[T] {
+	return &group[T]{max: max(o.max, 1), parallel: max(o.parallel, 1), write: write, alone: o.alone}
 }
 
 // do writes item with whatever else is queued and returns when it is done.
@@ -37,8 +55,8 @@ func (g *group[T]) do(item T) error {
 	m := member[T]{item: item, done: make(chan error, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, m)
-	if !g.running {
-		g.running = true
+	if g.running < g.parallel {
+		g.running++
 		go g.drain()
 	}
 	g.mu.Unlock()
@@ -48,9 +66,9 @@ func (g *group[T]) do(item T) error {
 func (g *group[T]) drain() {
 	for {
 		g.mu.Lock()
-		n := min(len(g.queue), max(g.max, 1))
+		n := min(len(g.queue), g.max)
 		if n == 0 {
-			g.running = false
+			g.running--
 			g.mu.Unlock()
 			return
 		}
@@ -63,7 +81,7 @@ func (g *group[T]) drain() {
 			items[i] = m.item
 		}
 		err := g.write(items)
-		if err != nil && len(batch) > 1 {
+		if err != nil && len(batch) > 1 && (g.alone == nil || g.alone(err)) {
 			for _, m := range batch {
 				m.done <- g.write([]T{m.item})
 			}
@@ -74,3 +92,8 @@ func (g *group[T]) drain() {
 		}
 	}
 }
+
+// mayConcernSome reports whether a failed shared write is worth trying again
+// item by item: not when the database is unavailable, which would fail each
+// of them after the same wait.
+func mayConcernSome(err error) bool { return !errors.Is(err, domain.ErrUnavailable) }

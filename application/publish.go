@@ -22,6 +22,15 @@ func publish(ctx context.Context, tx ports.Tx, now time.Time, events []domain.Ev
 	if err != nil {
 		return err
 	}
+	return openDeliveries(ctx, tx, now, stored)
+}
+
+// openDeliveries opens, in one statement, a delivery of each stored event
+// to every active webhook config subscribed to its type.
+func openDeliveries(ctx context.Context, tx ports.Tx, now time.Time, stored []ports.OutboxEvent) error {
+	if len(stored) == 0 {
+		return nil
+	}
 	configs, err := tx.WebhookConfigs().Active(ctx)
 	if err != nil {
 		return fmt.Errorf("active webhook configs: %w", err)

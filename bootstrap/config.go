@@ -23,7 +23,13 @@ type Config struct {
 	HTTPAddr         string `env:"AURIX_HTTP_ADDR" envDefault:":8080"`
 	MigrateOnStart   bool   `env:"AURIX_MIGRATE_ON_START" envDefault:"true"`
 	DatabaseMaxConns int32  `env:"AURIX_DATABASE_MAX_CONNS" envDefault:"20"`
-	MetricsAddr      string `env:"AURIX_METRICS_ADDR"` // when set, the only address serving /metrics
+	// DatabaseWorkerConns sizes the delivery workers' own pool.
+	DatabaseWorkerConns int32 `env:"AURIX_DATABASE_WORKER_CONNS" envDefault:"6"`
+	// ClickWriters is how many transactions of grouped clicks may run at
+	// once; 0 gives each click a transaction of its own.
+	ClickWriters int    `env:"AURIX_CLICK_WRITERS" envDefault:"4"`
+	MetricsAddr  string `env:"AURIX_METRICS_ADDR"` // when set, the only address serving /metrics
+	PprofAddr    string `env:"AURIX_PPROF_ADDR"`   // when set, Go's profiles are served there
 	// DatabaseAcquireTimeout bounds a request's wait for a database
 	// connection; past it the request gets 503.
 	DatabaseAcquireTimeout time.Duration `env:"AURIX_DATABASE_ACQUIRE_TIMEOUT" envDefault:"5s"`
@@ -235,6 +241,12 @@ func LoadConfig(environ map[string]string) (Config, error) {
 	}
 	if c.DeliveryPollInterval <= 0 {
 		errs = append(errs, errors.New("AURIX_DELIVERY_POLL_INTERVAL must be positive"))
+	}
+	if c.ClickWriters < 0 || c.ClickWriters >= int(c.DatabaseMaxConns) {
+		errs = append(errs, errors.New("AURIX_CLICK_WRITERS must be between 0 and AURIX_DATABASE_MAX_CONNS − 1"))
+	}
+	if c.DatabaseWorkerConns < 2 {
+		errs = append(errs, errors.New("AURIX_DATABASE_WORKER_CONNS must be at least 2"))
 	}
 	if c.WebhookMaxInFlight < 1 {
 		errs = append(errs, errors.New("AURIX_WEBHOOK_MAX_IN_FLIGHT must be at least 1"))

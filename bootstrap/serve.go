@@ -49,6 +49,10 @@ func Version() string {
 // under load, the deliveries committed meanwhile are claimed together.
 const claimPause = time.Millisecond
 
+// configCacheAge bounds how long a process may fan events out with a
+// config changed by another process whose NOTIFY it missed.
+const configCacheAge = time.Second
+
 // App is the wired service.
 type App struct {
 	cfg     Config
@@ -61,6 +65,8 @@ type App struct {
 	// The delivery side, when the role works deliveries.
 	engine    *worker.Engine
 	heartbeat *worker.Heartbeat
+	// configs caches the active webhook configs for every unit of work.
+	configs *postgres.ConfigCache
 
 	workCancel context.CancelFunc
 	workDone   sync.WaitGroup
@@ -69,15 +75,24 @@ type App struct {
 // NewApp connects to the database, migrates when configured to, and wires
 // every adapter and use case.
 func NewApp(ctx context.Context, cfg Config, tel *Telemetry, log *slog.Logger) (*App, error) {
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.PoolOptions{MaxConns: cfg.DatabaseMaxConns, AcquireTimeout: cfg.DatabaseAcquireTimeout,
-		BypassConns: bypassConns(cfg), TracerProvider: tel.Tracer, MeterProvider: tel.Meter})
+	workerConns := int32(0)
+	if cfg.worksDeliveries() {
+		workerConns = cfg.DatabaseWorkerConns
+	}
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.PoolOptions{MaxConns: cfg.DatabaseMaxConns,
+		AcquireTimeout: cfg.DatabaseAcquireTimeout, BypassConns: bypassConns(cfg), TracerProvider: tel.Tracer,
+		MeterProvider: tel.Meter, WorkerConns: workerConns})
 	if err != nil {
 		return nil, err
 	}
 	// Statements are recorded as templates, never with their values.
-	db.Bun = db.Bun.WithQueryHook(bunotel.NewQueryHook(bunotel.WithDBName("aurix"), bunotel.WithFormattedQueries(false),
-		bunotel.WithTracerProvider(tel.Tracer), bunotel.WithMeterProvider(tel.Meter)))
-	a := &App{cfg: cfg, tel: tel, log: log.With("role", cfg.Role), db: db}
+	hook := bunotel.NewQueryHook(bunotel.WithDBName("aurix"), bunotel.WithFormattedQueries(false),
+		bunotel.WithTracerProvider(tel.Tracer), bunotel.WithMeterProvider(tel.Meter))
+	db.Bun = db.Bun.WithQueryHook(hook)
+	if db.WorkerBun != nil {
+		db.WorkerBun = db.WorkerBun.WithQueryHook(hook)
+	}
+	a := &App{cfg: cfg, tel: tel, log: log.With("role", cfg.Role), db: db, configs: postgres.NewConfigCache(configCacheAge)}
 	if err := a.wire(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -121,15 +136,19 @@ func (a *App) wire(ctx context.Context) error {
 	clock, ids, refs, random := system.Clock{}, system.UUIDs{}, system.CorrelationIDs{}, system.Random{}
 
 	if cfg.worksDeliveries() {
-		a.wireDeliveries(store, metrics, clock, ids, random)
+		a.wireDeliveries(metrics, clock, ids, random)
 	}
-	var opened func()
+	var opened func([]string)
 	if a.engine != nil {
-		opened = a.engine.Wake
+		opened = a.engine.WakeFor
 	}
 	// Workers in other processes hear of new deliveries through NOTIFY;
-	// those of this process are woken directly after the commit.
-	uow := postgres.NewUnitOfWork(a.db.Bun, postgres.UnitOfWorkOptions{Opened: opened, Notify: true})
+	// those of this process are woken directly after the commit. The
+	// active configs every event is fanned out to are kept in memory.
+	// Only an api process's deliveries are for workers elsewhere: only it
+	// sends NOTIFYs.
+	uow := postgres.NewUnitOfWork(a.db.Bun, postgres.UnitOfWorkOptions{Opened: opened, Notify: !cfg.worksDeliveries(),
+		Configs: a.configs})
 
 	if err := a.wireRiver(ctx, uow, store, clock); err != nil {
 		return err
@@ -158,8 +177,12 @@ func (a *App) wire(ctx context.Context) error {
 		}
 		admin = ui
 	}
-	deps.Clicks = &application.Clicks{UoW: uow, Clock: clock, IDs: ids, Refs: refs, Bots: useragent.New(), Telemetry: metrics,
+	clicks := &application.Clicks{UoW: uow, Clock: clock, IDs: ids, Refs: refs, Bots: useragent.New(), Telemetry: metrics,
 		WhatsApp: domain.WhatsAppLink{Number: cfg.WhatsAppNumber, Prefill: cfg.WhatsAppPrefill}, AnonymizeIP: cfg.IPAnonymize}
+	if cfg.ClickWriters > 0 {
+		clicks.StartGrouping(cfg.ClickWriters)
+	}
+	deps.Clicks = clicks
 	deps.Erasures = &application.Erasures{UoW: uow, Clock: clock, IDs: ids, Telemetry: metrics, Log: log.With("component", "erasure")}
 	deps.WebhookConfigs = &application.WebhookConfigs{UoW: uow, Clock: clock, IDs: ids, Random: random, Resolver: system.Resolver{},
 		Policy:              domain.TargetPolicy{AllowInsecure: cfg.WebhookAllowInsecure},
@@ -185,7 +208,7 @@ func (a *App) wire(ctx context.Context) error {
 
 // wireDeliveries builds the worker side: the delivery loop and the
 // heartbeat that keeps its claims.
-func (a *App) wireDeliveries(store *postgres.Store, metrics *telemetry.Metrics, clock ports.Clock, ids ports.IDGenerator, random ports.Random) {
+func (a *App) wireDeliveries(metrics *telemetry.Metrics, clock ports.Clock, ids ports.IDGenerator, random ports.Random) {
 	cfg := a.cfg
 	sender := webhook.NewSender(webhook.Options{
 		Timeout:             cfg.WebhookTimeout,
@@ -198,7 +221,9 @@ func (a *App) wireDeliveries(store *postgres.Store, metrics *telemetry.Metrics, 
 	})
 	// The deliverer's own unit of work opens no deliveries (a redelivery
 	// comes through the API), so it needs no wake-up hook.
-	deliverer := &application.Deliverer{UoW: postgres.NewUnitOfWork(a.db.Bun, postgres.UnitOfWorkOptions{}), Queue: store,
+	// The workers' transactions run on their own pool (see PoolOptions).
+	deliverer := &application.Deliverer{UoW: postgres.NewUnitOfWork(a.db.WorkerBun, postgres.UnitOfWorkOptions{Configs: a.configs}),
+		Queue:  postgres.NewWorkerStore(a.db),
 		Sender: sender, Clock: clock, Random: random, Schedule: cfg.WebhookRetrySchedule, DisableAfter: cfg.WebhookDisableAfter,
 		MaxInFlight: cfg.WebhookMaxInFlight, Telemetry: metrics}
 	deliverer.StartGrouping(context.Background())
@@ -286,28 +311,31 @@ func (a *App) Handler() http.Handler {
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }))
 }
 
-// Start starts the worker side without serving HTTP (for tests that serve
-// Handler themselves); Stop stops it.
+// Start starts the listener for notifications and, when the role works
+// deliveries, the worker side, without serving HTTP (for tests that serve
+// Handler themselves); Stop stops them.
 func (a *App) Start(ctx context.Context) error {
-	if !a.cfg.worksDeliveries() {
-		return nil
-	}
-	if err := a.river.Start(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("start river: %w", err)
-	}
-	if err := a.heartbeat.Start(ctx); err != nil {
-		return err
-	}
 	workCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.workCancel = cancel
-	a.workDone.Add(3)
-	go func() { defer a.workDone.Done(); a.engine.Run(workCtx) }()
-	go func() { defer a.workDone.Done(); a.heartbeat.Run(workCtx) }()
-	go func() { defer a.workDone.Done(); postgres.Listen(workCtx, a.db.Listener, a.engine.Wake, a.log) }()
-	a.log.InfoContext(ctx, "working deliveries", "process_id", a.heartbeat.ID(),
-		"workers", a.cfg.WebhookWorkers, "retry_workers", a.cfg.WebhookRetryWorkers,
-		"every_heartbeat", "hand back the deliveries of dead worker processes",
-		"periodic", "measure backlog, disable failing endpoints, retention purge (scheduled by the River leader, run by one worker)")
+	channels := map[string]func(){postgres.ConfigChannel: a.configs.Invalidate}
+	if a.cfg.worksDeliveries() {
+		if err := a.river.Start(workCtx); err != nil {
+			return fmt.Errorf("start river: %w", err)
+		}
+		if err := a.heartbeat.Start(ctx); err != nil {
+			return err
+		}
+		channels[postgres.NotifyChannel] = a.engine.Wake
+		a.workDone.Add(2)
+		go func() { defer a.workDone.Done(); a.engine.Run(workCtx) }()
+		go func() { defer a.workDone.Done(); a.heartbeat.Run(workCtx) }()
+		a.log.InfoContext(ctx, "working deliveries", "process_id", a.heartbeat.ID(),
+			"workers", a.cfg.WebhookWorkers, "retry_workers", a.cfg.WebhookRetryWorkers,
+			"every_heartbeat", "hand back the deliveries of dead worker processes",
+			"periodic", "measure backlog, disable failing endpoints, retention purge (scheduled by the River leader, run by one worker)")
+	}
+	a.workDone.Add(1)
+	go func() { defer a.workDone.Done(); postgres.Listen(workCtx, a.db.Listener, channels, a.log) }()
 	return nil
 }
 
@@ -329,9 +357,14 @@ func (a *App) stopWork(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		a.log.Warn("deliveries still running at the deadline; handing them back", "in_flight", a.engine.InFlight())
-		a.engine.Abort()
+		if a.engine != nil {
+			a.log.Warn("deliveries still running at the deadline; handing them back", "in_flight", a.engine.InFlight())
+			a.engine.Abort()
+		}
 		<-done
+	}
+	if !a.cfg.worksDeliveries() {
+		return nil
 	}
 	var errs []error
 	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -362,6 +395,12 @@ func (a *App) Run(ctx context.Context) error {
 	stopMetrics, err := a.serveMetrics(ctx)
 	if err != nil {
 		_ = ln.Close()
+		return err
+	}
+	stopPprof, err := a.servePprof(ctx)
+	if err != nil {
+		_ = ln.Close()
+		_ = stopMetrics(ctx)
 		return err
 	}
 	srv := &http.Server{
@@ -399,6 +438,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err := stopMetrics(shutCtx); err != nil {
 		a.log.Warn("metrics shutdown incomplete", "err", err)
 	}
+	_ = stopPprof(shutCtx)
 	a.log.Info("stopped")
 	return nil
 }

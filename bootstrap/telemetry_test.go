@@ -197,12 +197,18 @@ func TestOneClickIsOneTrace(t *testing.T) {
 	trace := clickSpan.SpanContext.TraceID()
 
 	var db, dispatch, deliver, client int
+	hot := map[string]int{}
 	for _, s := range spans {
 		if s.SpanContext.TraceID() != trace {
 			continue
 		}
 		scope := s.InstrumentationScope.Name
 		switch {
+		case strings.HasPrefix(s.Name, "aurix.db "):
+			hot[strings.TrimPrefix(s.Name, "aurix.db ")]++
+			v, ok := attr(s, "db.query.text")
+			assert.True(t, ok, "%s carries its statement", s.Name)
+			assert.Contains(t, v.AsString(), "$1", "%s: bind parameters, not values", s.Name)
 		case strings.Contains(scope, "bun"):
 			db++
 		case s.Name == "aurix.dispatch":
@@ -225,6 +231,9 @@ func TestOneClickIsOneTrace(t *testing.T) {
 		}
 	}
 	assert.Positive(t, db, "database spans in the click's trace")
+	for _, name := range []string{"click.insert", "outbox.insert", "deliveries.open"} {
+		assert.Equal(t, 1, hot[name], "the hot path's %s has its span in the click's trace (%v)", name, hot)
+	}
 	assert.Zero(t, dispatch, "events are fanned out in the click's transaction, with no dispatch job")
 	assert.Equal(t, 1, deliver, "delivery span joined to the click's trace")
 	assert.Equal(t, 1, client, "outbound webhook span in the click's trace")

@@ -92,8 +92,10 @@ type AttemptReport struct {
 type DeliveryWork interface {
 	// Due lists the configs with deliveries waiting for a worker.
 	Due(ctx context.Context) ([]DueConfig, error)
-	// Claim takes due deliveries of one config for owner.
-	Claim(ctx context.Context, owner, configID string, room ClaimRoom) ([]Claimed, error)
+	// Claim takes due deliveries of one config for owner. more is true
+	// when the config's in-flight cap or rate limit, not the deliveries
+	// due, set how many it took: more may be due once a slot frees.
+	Claim(ctx context.Context, owner, configID string, room ClaimRoom) (claimed []Claimed, more bool, err error)
 	// Attempt makes a claimed delivery's attempt and records its outcome.
 	Attempt(ctx context.Context, owner string, c Claimed) (AttemptReport, error)
 	// Release hands claimed deliveries back unattempted.

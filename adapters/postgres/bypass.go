@@ -1,6 +1,7 @@
 package postgres
 
-// The one place where statements bypass bun.
+// The one place where statements bypass bun: this file (the listings) and
+// bypass_hotpath.go (the hot path).
 //
 // Aggregates are read and written through bun (repositories.go,
 // deliveries.go, outbox.go, …) and traced by bunotel. bun writes every
@@ -26,6 +27,17 @@ package postgres
 // commit on, and they are traced by otelpgx on that pool: one client span
 // per statement, a child of the request's span, with the statement's text
 // (placeholders only) and never its parameters.
+//
+// The hot path (bypass_hotpath.go) bypasses bun for the same reason, with
+// more at stake: the statements every click and every delivery runs
+// (click.insert, outbox.insert, deliveries.open; claim.*, outcomes.save,
+// claims.release) are a handful of shapes run thousands of times a second,
+// where parsing and planning each anew cost more PostgreSQL time than
+// running it (test/bench/README.md, section Click → partner). They run on
+// the unit of work's own connection, inside its transaction, each named by
+// a "-- aurix:<name>" marker, and are traced by otelpgx on the main pool
+// (trace.go), which gives exactly the marked statements a span: bun's get
+// theirs from bunotel.
 //
 // Raw pgx is also used, for another reason, by the liveness session
 // (processes.go: Join, Heartbeat), LISTEN (listen.go) and the migration
@@ -64,6 +76,10 @@ const defaultBypassConns = 6
 // statement.
 func openBypassPool(ctx context.Context, main *pgxpool.Config, opts PoolOptions) (*pgxpool.Pool, error) {
 	cfg := main.Copy()
+	// Every listing is a bind-parameter statement: prepared once per
+	// connection and kept (the main pool runs bun's unprepared).
+	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheStatement
+	cfg.ConnConfig.Tracer = nil
 	cfg.MaxConns = defaultBypassConns
 	if opts.BypassConns > 0 {
 		cfg.MaxConns = opts.BypassConns

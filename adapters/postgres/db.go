@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
@@ -24,10 +25,15 @@ import (
 type DB struct {
 	Pool     *pgxpool.Pool
 	Listener *pgxpool.Pool
-	// Bypass runs the statements that bypass bun, and only those.
+	// Bypass runs the listings' statements that bypass bun (bypass.go).
 	Bypass *pgxpool.Pool
 	SQL    *sql.DB
 	Bun    *bun.DB
+	// Worker is the delivery workers' own pool (nil unless asked for): a
+	// click never waits behind deliveries for a connection, and its
+	// transactions (claims, outcomes) commit without waiting for the disk.
+	Worker    *pgxpool.Pool
+	WorkerBun *bun.DB
 
 	acquireTimeout time.Duration
 }
@@ -42,14 +48,22 @@ type PoolOptions struct {
 	// the liveness-ping timeout unless the URL sets connect_timeout. 0
 	// waits as long as the caller's context allows.
 	AcquireTimeout time.Duration
-	// BypassConns caps the pool of the statements that bypass bun (the
+	// BypassConns caps the pool of the listings that bypass bun (the
 	// partner listings and the delivery log, bypass.go); 0 is 6.
 	BypassConns int32
 	// TracerProvider, when set, gives each statement that bypasses bun a
-	// span (otelpgx); MeterProvider its duration metric. bun's statements
-	// are traced by bunotel, on bun.
+	// span (otelpgx): the listings on their pool, the hot path
+	// (bypass_hotpath.go) on the main pool. MeterProvider gives the
+	// listings their duration metric. bun's statements are traced by
+	// bunotel, on bun.
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
+	// WorkerConns, when above 0, opens the delivery workers' own pool of
+	// that many connections, whose transactions do not wait for their
+	// commit to reach the disk (synchronous_commit off): a claim or an
+	// outcome lost with the last few hundred milliseconds of WAL in a
+	// crash of PostgreSQL only makes an event be sent again.
+	WorkerConns int32
 }
 
 // Open connects to url and checks the connection.
@@ -61,6 +75,16 @@ func Open(ctx context.Context, url string, opts PoolOptions) (*DB, error) {
 	}
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
+	}
+	// bun writes every value into the SQL text, so each of its statements
+	// is new to PostgreSQL: preparing and caching it (pgx's default) costs
+	// a second round trip and evicts the statements worth keeping. Such
+	// statements run unprepared, in one round trip; a statement with bind
+	// parameters asks for the cache itself (pgx.QueryExecModeCacheStatement
+	// as its first argument).
+	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	if t := newHotTracer(opts.TracerProvider); t != nil {
+		cfg.ConnConfig.Tracer = t
 	}
 	if opts.AcquireTimeout > 0 {
 		// A connect to a server that does not answer would otherwise hold
@@ -76,6 +100,7 @@ func Open(ctx context.Context, url string, opts PoolOptions) (*DB, error) {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
 	lcfg := cfg.Copy()
+	lcfg.ConnConfig.Tracer = nil
 	// River's notifier, the delivery workers' LISTEN and a worker
 	// process's liveness session each hold one.
 	lcfg.MaxConns = 4
@@ -96,6 +121,19 @@ func Open(ctx context.Context, url string, opts PoolOptions) (*DB, error) {
 	sqlDB.SetMaxIdleConns(0)
 	db := &DB{Pool: pool, Listener: listener, Bypass: bypass, SQL: sqlDB, Bun: bun.NewDB(sqlDB, pgdialect.New()),
 		acquireTimeout: opts.AcquireTimeout}
+	if opts.WorkerConns > 0 {
+		wcfg := cfg.Copy()
+		wcfg.MaxConns = opts.WorkerConns
+		wcfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+		worker, err := pgxpool.NewWithConfig(ctx, wcfg)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("connect worker pool: %w", err)
+		}
+		wsql := sql.OpenDB(boundedConnector{Connector: stdlib.GetPoolConnector(worker), timeout: opts.AcquireTimeout})
+		wsql.SetMaxIdleConns(0)
+		db.Worker, db.WorkerBun = worker, bun.NewDB(wsql, pgdialect.New())
+	}
 	if err := pool.Ping(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("ping database %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
@@ -106,6 +144,10 @@ func Open(ctx context.Context, url string, opts PoolOptions) (*DB, error) {
 // Close releases every connection.
 func (d *DB) Close() {
 	_ = d.Bun.Close()
+	if d.Worker != nil {
+		_ = d.WorkerBun.Close()
+		d.Worker.Close()
+	}
 	d.Bypass.Close()
 	d.Listener.Close()
 	d.Pool.Close()

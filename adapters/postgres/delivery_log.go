@@ -36,8 +36,12 @@ func (r deliveries) LatestForUpdate(ctx context.Context, configID string, outbox
 	if len(outboxIDs) == 0 {
 		return out, nil
 	}
+	db, err := r.t.db(ctx)
+	if err != nil {
+		return nil, err
+	}
 	ids := pgdialect.Array(outboxIDs)
-	if _, err := r.tx.NewRaw("SELECT id FROM outbox WHERE id = ANY(?::bigint[]) ORDER BY id FOR NO KEY UPDATE", ids).Exec(ctx); err != nil {
+	if _, err := db.NewRaw("SELECT id FROM outbox WHERE id = ANY(?::bigint[]) ORDER BY id FOR NO KEY UPDATE", ids).Exec(ctx); err != nil {
 		return nil, classify(err, "lock events")
 	}
 	var rows []struct {
@@ -46,7 +50,7 @@ func (r deliveries) LatestForUpdate(ctx context.Context, configID string, outbox
 		Series   int    `bun:"series"`
 		Status   string `bun:"status"`
 	}
-	err := r.tx.NewRaw(`SELECT DISTINCT ON (outbox_id) outbox_id, id, series, status FROM webhook_deliveries
+	err = db.NewRaw(`SELECT DISTINCT ON (outbox_id) outbox_id, id, series, status FROM webhook_deliveries
 		WHERE webhook_config_id = ? AND outbox_id = ANY(?::bigint[]) ORDER BY outbox_id, series DESC`, configID, ids).Scan(ctx, &rows)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, classify(err, "latest delivery series")

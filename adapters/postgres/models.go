@@ -135,21 +135,6 @@ type outboxModel struct {
 	CreatedAt     time.Time       `bun:"created_at"`
 }
 
-type attemptModel struct {
-	bun.BaseModel `bun:"table:webhook_attempts"`
-
-	ID              int64     `bun:"id,pk,autoincrement"`
-	DeliveryID      int64     `bun:"delivery_id"`
-	EventID         string    `bun:"event_id,type:uuid"`
-	WebhookConfigID string    `bun:"webhook_config_id,type:uuid"`
-	Attempt         int       `bun:"attempt"`
-	StatusCode      *int      `bun:"status_code"`
-	DurationMS      float64   `bun:"duration_ms"`
-	Error           string    `bun:"error"`
-	ResponseBody    []byte    `bun:"response_body,type:bytea"`
-	AttemptedAt     time.Time `bun:"attempted_at"`
-}
-
 func (m *inboundSourceModel) domain() (*domain.InboundSource, error) {
 	var params domain.MarketingParams
 	if len(m.ParsedParams) > 0 {

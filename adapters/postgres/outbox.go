@@ -3,53 +3,14 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/uptrace/bun"
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/aurix/integrations/domain"
 	"github.com/aurix/integrations/ports"
 )
-
-type outbox struct{ tx bun.Tx }
-
-// Append writes each event's fixed payload bytes in the caller's
-// transaction and returns the stored rows' identities.
-func (o outbox) Append(ctx context.Context, events ...domain.Event) ([]ports.OutboxEvent, error) {
-	if len(events) == 0 {
-		return nil, nil
-	}
-	// The emitting request's trace context travels with the event, so every
-	// delivery, including a redelivery asked for later, can be joined to it.
-	carrier := propagation.MapCarrier{}
-	otel.GetTextMapPropagator().Inject(ctx, carrier)
-	traceContext, err := json.Marshal(carrier)
-	if err != nil {
-		return nil, fmt.Errorf("encode trace context: %w", err)
-	}
-	rows := make([]outboxModel, len(events))
-	for i, e := range events {
-		payload, err := e.Payload()
-		if err != nil {
-			return nil, err
-		}
-		rows[i] = outboxModel{EventID: e.ID, EventType: string(e.Type), Payload: payload,
-			CorrelationID: e.CorrelationID, LeadKey: nullable(e.LeadKey), TraceContext: traceContext, CreatedAt: e.OccurredAt}
-	}
-	if _, err := o.tx.NewInsert().Model(&rows).Returning("id").Exec(ctx); err != nil {
-		return nil, classify(err, "insert outbox events")
-	}
-	out := make([]ports.OutboxEvent, len(rows))
-	for i, r := range rows {
-		out[i] = ports.OutboxEvent{ID: r.ID, EventID: r.EventID, Type: domain.EventType(r.EventType),
-			CorrelationID: r.CorrelationID, LeadKey: deref(r.LeadKey), CreatedAt: r.CreatedAt}
-	}
-	return out, nil
-}
 
 // Store answers the read-side queries (stored events, partner listings,
 // the delivery log) outside any use-case transaction: through bun, except
@@ -64,6 +25,16 @@ type Store struct {
 // NewStore returns a Store over db.
 func NewStore(db *DB) *Store {
 	return &Store{db: db.Bun, bypass: db.Bypass, acquireTimeout: db.acquireTimeout}
+}
+
+// NewWorkerStore returns a Store for the delivery workers: on their own pool
+// (DB.WorkerBun) when there is one.
+func NewWorkerStore(db *DB) *Store {
+	s := NewStore(db)
+	if db.WorkerBun != nil {
+		s.db = db.WorkerBun
+	}
+	return s
 }
 
 func outboxEventOf(m outboxModel) ports.OutboxEvent {

@@ -14,34 +14,20 @@ import (
 	"github.com/aurix/integrations/ports"
 )
 
-type inboundSources struct{ db bun.IDB }
-
-func (r inboundSources) Add(ctx context.Context, ss ...*domain.InboundSource) error {
-	if len(ss) == 0 {
-		return nil
-	}
-	ms := make([]inboundSourceModel, len(ss))
-	for i, s := range ss {
-		m, err := inboundSourceFrom(s)
-		if err != nil {
-			return err
-		}
-		ms[i] = *m
-	}
-	var err error
-	if len(ms) == 1 {
-		_, err = r.db.NewInsert().Model(&ms[0]).Exec(ctx)
-	} else {
-		_, err = r.db.NewInsert().Model(&ms).Exec(ctx)
-	}
-	return classify(err, "insert inbound source")
+type webhookConfigs struct {
+	t *txRepos
+	// cache, when set, serves Active; a Save in the transaction
+	// invalidates it once committed, here and (NOTIFY) elsewhere.
+	cache *ConfigCache
 }
 
-type webhookConfigs struct{ db bun.IDB }
-
 func (r webhookConfigs) byService(ctx context.Context, service string, lock bool) (*domain.WebhookConfig, error) {
+	db, dbErr := r.t.db(ctx)
+	if dbErr != nil {
+		return nil, dbErr
+	}
 	var m webhookConfigModel
-	q := r.db.NewSelect().Model(&m).Where("service_name = ?", service)
+	q := db.NewSelect().Model(&m).Where("service_name = ?", service)
 	if lock {
 		// NO KEY UPDATE leaves inserts of deliveries referencing the config
 		// (their foreign key check) free to go on.
@@ -61,22 +47,30 @@ func (r webhookConfigs) ByServiceForUpdate(ctx context.Context, service string) 
 	return r.byService(ctx, service, true)
 }
 
-// Active lists the active configs in service order.
+// Active lists the active configs in service order, from the cache when
+// the unit of work has one.
 func (r webhookConfigs) Active(ctx context.Context) ([]*domain.WebhookConfig, error) {
-	var ms []webhookConfigModel
-	if err := r.db.NewSelect().Model(&ms).Where("is_active").Order("service_name").Scan(ctx); err != nil {
-		return nil, classify(err, "select active webhook configs")
+	if r.cache != nil {
+		return r.cache.active(ctx, r.t.db)
 	}
-	return configsOf(ms), nil
+	db, err := r.t.db(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return loadActive(ctx, db)
 }
 
 // ByIDs returns the configs with these ids.
 func (r webhookConfigs) ByIDs(ctx context.Context, ids []string) ([]*domain.WebhookConfig, error) {
+	db, dbErr := r.t.db(ctx)
+	if dbErr != nil {
+		return nil, dbErr
+	}
 	if len(ids) == 0 {
 		return nil, nil
 	}
 	var ms []webhookConfigModel
-	if err := r.db.NewSelect().Model(&ms).Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+	if err := db.NewSelect().Model(&ms).Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
 		return nil, classify(err, "select webhook configs")
 	}
 	return configsOf(ms), nil
@@ -84,11 +78,15 @@ func (r webhookConfigs) ByIDs(ctx context.Context, ids []string) ([]*domain.Webh
 
 // ByIDsForUpdate locks the configs in id order.
 func (r webhookConfigs) ByIDsForUpdate(ctx context.Context, ids []string) ([]*domain.WebhookConfig, error) {
+	db, dbErr := r.t.db(ctx)
+	if dbErr != nil {
+		return nil, dbErr
+	}
 	if len(ids) == 0 {
 		return nil, nil
 	}
 	var ms []webhookConfigModel
-	if err := r.db.NewSelect().Model(&ms).Where("id IN (?)", bun.List(ids)).Order("id").For("NO KEY UPDATE").Scan(ctx); err != nil {
+	if err := db.NewSelect().Model(&ms).Where("id IN (?)", bun.List(ids)).Order("id").For("NO KEY UPDATE").Scan(ctx); err != nil {
 		return nil, classify(err, "lock webhook configs")
 	}
 	return configsOf(ms), nil
@@ -96,8 +94,12 @@ func (r webhookConfigs) ByIDsForUpdate(ctx context.Context, ids []string) ([]*do
 
 // FailingBefore locks the active configs failing since before t.
 func (r webhookConfigs) FailingBefore(ctx context.Context, t time.Time) ([]*domain.WebhookConfig, error) {
+	db, dbErr := r.t.db(ctx)
+	if dbErr != nil {
+		return nil, dbErr
+	}
 	var ms []webhookConfigModel
-	err := r.db.NewSelect().Model(&ms).Where("is_active AND failing_since < ?", t).Order("id").For("NO KEY UPDATE").Scan(ctx)
+	err := db.NewSelect().Model(&ms).Where("is_active AND failing_since < ?", t).Order("id").For("NO KEY UPDATE").Scan(ctx)
 	if err != nil {
 		return nil, classify(err, "select failing webhook configs")
 	}
@@ -114,8 +116,12 @@ func configsOf(ms []webhookConfigModel) []*domain.WebhookConfig {
 
 // Save stores the config as the aggregate has it.
 func (r webhookConfigs) Save(ctx context.Context, c *domain.WebhookConfig) error {
+	db, dbErr := r.t.db(ctx)
+	if dbErr != nil {
+		return dbErr
+	}
 	m := webhookConfigFrom(c)
-	_, err := r.db.NewInsert().Model(m).
+	_, err := db.NewInsert().Model(m).
 		On("CONFLICT (id) DO UPDATE").
 		Set("target_url = EXCLUDED.target_url").
 		Set("secret = EXCLUDED.secret").
@@ -129,10 +135,23 @@ func (r webhookConfigs) Save(ctx context.Context, c *domain.WebhookConfig) error
 		Set("disabled_at = EXCLUDED.disabled_at").
 		Set("updated_at = EXCLUDED.updated_at").
 		Exec(ctx)
-	return classify(err, "save webhook config")
+	if err != nil {
+		return classify(err, "save webhook config")
+	}
+	if _, err := db.NewRaw("SELECT pg_notify(?, '')", ConfigChannel).Exec(ctx); err != nil {
+		return classify(err, "notify config change")
+	}
+	if r.cache != nil {
+		r.t.afterCommit = append(r.t.afterCommit, r.cache.Invalidate)
+	}
+	return nil
 }
 
 func (r inboundSources) ByCorrelationIDsForUpdate(ctx context.Context, refs []domain.CorrelationID) (map[domain.CorrelationID]*domain.InboundSource, error) {
+	db, dbErr := r.t.db(ctx)
+	if dbErr != nil {
+		return nil, dbErr
+	}
 	out := make(map[domain.CorrelationID]*domain.InboundSource, len(refs))
 	if len(refs) == 0 {
 		return out, nil
@@ -144,7 +163,7 @@ func (r inboundSources) ByCorrelationIDsForUpdate(ctx context.Context, refs []do
 	var ms []inboundSourceModel
 	// Rows are locked in the order they are sorted: every transaction takes
 	// the same clicks in the same order.
-	err := r.db.NewSelect().Model(&ms).Where("correlation_id = ANY(?::text[])", pgdialect.Array(keys)).
+	err := db.NewSelect().Model(&ms).Where("correlation_id = ANY(?::text[])", pgdialect.Array(keys)).
 		Order("correlation_id").For("UPDATE").Scan(ctx)
 	if err != nil {
 		return nil, classify(err, "select inbound sources")
@@ -160,6 +179,10 @@ func (r inboundSources) ByCorrelationIDsForUpdate(ctx context.Context, refs []do
 }
 
 func (r inboundSources) SaveCorrelation(ctx context.Context, ss ...*domain.InboundSource) error {
+	db, dbErr := r.t.db(ctx)
+	if dbErr != nil {
+		return dbErr
+	}
 	if len(ss) == 0 {
 		return nil
 	}
@@ -173,17 +196,21 @@ func (r inboundSources) SaveCorrelation(ctx context.Context, ss ...*domain.Inbou
 		}
 		refs[i], convs[i], ats[i] = string(row.CorrelationID), *row.ConversationID, *row.CorrelatedAt
 	}
-	_, err := r.db.NewRaw(`UPDATE inbound_sources AS s SET conversation_id = v.conv, correlated_at = v.at
+	_, err := db.NewRaw(`UPDATE inbound_sources AS s SET conversation_id = v.conv, correlated_at = v.at
 		FROM unnest(?::text[], ?::bigint[], ?::timestamptz[]) AS v(ref, conv, at) WHERE s.correlation_id = v.ref`,
 		pgdialect.Array(refs), pgdialect.Array(convs), pgdialect.Array(ats)).Exec(ctx)
 	return classify(err, "update inbound source correlation")
 }
 
-type conversations struct{ db bun.IDB }
+type conversations struct{ t *txRepos }
 
 // RecordMessages inserts the ids in one statement; the primary key decides
 // which are new, so two batches carrying one id cannot both see it fresh.
 func (r conversations) RecordMessages(ctx context.Context, msgs []ports.MessageKey, at time.Time) ([]bool, error) {
+	db, dbErr := r.t.db(ctx)
+	if dbErr != nil {
+		return nil, dbErr
+	}
 	fresh := make([]bool, len(msgs))
 	first := make(map[string]int, len(msgs))
 	ids := make([]string, 0, len(msgs))
@@ -200,7 +227,7 @@ func (r conversations) RecordMessages(ctx context.Context, msgs []ports.MessageK
 		return fresh, nil
 	}
 	var inserted []string
-	err := r.db.NewRaw(`INSERT INTO whatsapp_messages (message_id, channel_id, received_at)
+	err := db.NewRaw(`INSERT INTO whatsapp_messages (message_id, channel_id, received_at)
 		SELECT m.id, m.channel, ? FROM unnest(?::text[], ?::text[]) AS m(id, channel)
 		ON CONFLICT DO NOTHING RETURNING message_id`,
 		at, pgdialect.Array(ids), pgdialect.Array(channels)).Scan(ctx, &inserted)
@@ -220,6 +247,10 @@ type senderKey struct{ channel, phone, bsuid string }
 // row) means the conversation exists and the row is skipped; a concurrent
 // insert of the same sender makes this wait for it.
 func (r conversations) Open(ctx context.Context, cs []ports.NewConversation) ([]int64, error) {
+	db, dbErr := r.t.db(ctx)
+	if dbErr != nil {
+		return nil, dbErr
+	}
 	ids := make([]int64, len(cs))
 	if len(cs) == 0 {
 		return ids, nil
@@ -235,7 +266,7 @@ func (r conversations) Open(ctx context.Context, cs []ports.NewConversation) ([]
 		Phone   string `bun:"phone"`
 		BSUID   string `bun:"bsuid"`
 	}
-	err := r.db.NewRaw(`INSERT INTO conversations (channel_id, phone, bsuid, created_at)
+	err := db.NewRaw(`INSERT INTO conversations (channel_id, phone, bsuid, created_at)
 		SELECT c.channel, nullif(c.phone, ''), nullif(c.bsuid, ''), c.at
 		FROM unnest(?::text[], ?::text[], ?::text[], ?::timestamptz[]) WITH ORDINALITY AS c(channel, phone, bsuid, at, ord)
 		ORDER BY c.ord
@@ -261,9 +292,13 @@ func (r conversations) Open(ctx context.Context, cs []ports.NewConversation) ([]
 	return ids, nil
 }
 
-type leads struct{ db bun.IDB }
+type leads struct{ t *txRepos }
 
 func (r leads) Add(ctx context.Context, ls ...*domain.Lead) error {
+	db, dbErr := r.t.db(ctx)
+	if dbErr != nil {
+		return dbErr
+	}
 	if len(ls) == 0 {
 		return nil
 	}
@@ -271,13 +306,17 @@ func (r leads) Add(ctx context.Context, ls ...*domain.Lead) error {
 	for i, l := range ls {
 		ms[i] = *leadFrom(l)
 	}
-	_, err := r.db.NewInsert().Model(&ms).Exec(ctx)
+	_, err := db.NewInsert().Model(&ms).Exec(ctx)
 	return classify(err, "insert lead")
 }
 
 func (r leads) ByConversation(ctx context.Context, conversationID int64, forUpdate bool) (*domain.Lead, error) {
+	db, dbErr := r.t.db(ctx)
+	if dbErr != nil {
+		return nil, dbErr
+	}
 	var m leadModel
-	q := r.db.NewSelect().Model(&m).Where("conversation_id = ?", conversationID)
+	q := db.NewSelect().Model(&m).Where("conversation_id = ?", conversationID)
 	if forUpdate {
 		q = q.For("UPDATE")
 	}
@@ -288,7 +327,11 @@ func (r leads) ByConversation(ctx context.Context, conversationID int64, forUpda
 }
 
 func (r leads) Save(ctx context.Context, l *domain.Lead) error {
-	_, err := r.db.NewUpdate().Model(leadFrom(l)).WherePK().
+	db, dbErr := r.t.db(ctx)
+	if dbErr != nil {
+		return dbErr
+	}
+	_, err := db.NewUpdate().Model(leadFrom(l)).WherePK().
 		Column("status", "correlation_id", "lead_data", "correlated_at", "completed_at").
 		Exec(ctx)
 	return classify(err, "update lead")

@@ -7,7 +7,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 
 	"github.com/aurix/integrations/domain"
@@ -31,27 +33,33 @@ const notifyEvery = 2 * time.Millisecond
 // past.
 type UnitOfWork struct {
 	db *bun.DB
-	// opened, when set, is called after a commit that opened deliveries,
-	// so workers in this process claim them at once.
-	opened func()
+	// opened, when set, is called after a commit that opened deliveries
+	// (with their configs), so workers in this process claim them at once.
+	opened func(configIDs []string)
 	// notify makes a transaction that opened deliveries also NOTIFY the
 	// worker processes listening on NotifyChannel.
 	notify     bool
 	lastNotify atomic.Int64
+	// configs serves the active webhook configs to the transactions.
+	configs *ConfigCache
 }
 
 // UnitOfWorkOptions say who hears of new deliveries.
 type UnitOfWorkOptions struct {
-	// Opened is called after each commit that opened deliveries.
-	Opened func()
+	// Opened is called after each commit that opened deliveries, with the
+	// configs they go to.
+	Opened func(configIDs []string)
 	// Notify sends a NOTIFY on NotifyChannel with such a commit (at most
 	// one every few milliseconds), for worker processes elsewhere.
 	Notify bool
+	// Configs, when set, serves the active webhook configs (shared by
+	// every unit of work of the process, invalidated on a config change).
+	Configs *ConfigCache
 }
 
 // NewUnitOfWork returns a unit of work over db.
 func NewUnitOfWork(db *bun.DB, o UnitOfWorkOptions) *UnitOfWork {
-	return &UnitOfWork{db: db, opened: o.Opened, notify: o.Notify}
+	return &UnitOfWork{db: db, opened: o.Opened, notify: o.Notify, configs: o.Configs}
 }
 
 var _ ports.UnitOfWork = (*UnitOfWork)(nil)
@@ -65,23 +73,8 @@ var _ ports.UnitOfWork = (*UnitOfWork)(nil)
 func (u *UnitOfWork) Do(ctx context.Context, fn func(ctx context.Context, tx ports.Tx) error) error {
 	var err error
 	for try := 1; ; try++ {
-		repos := &txRepos{uow: u}
-		err = u.db.RunInTx(ctx, nil, func(ctx context.Context, btx bun.Tx) error {
-			repos.tx = btx
-			if err := fn(ctx, repos); err != nil {
-				return err
-			}
-			if repos.opened && u.notify && u.mayNotify() {
-				if _, err := btx.NewRaw("SELECT pg_notify(?, '')", NotifyChannel).Exec(ctx); err != nil {
-					return classify(err, "notify workers")
-				}
-			}
-			return nil
-		})
+		err = u.run(ctx, fn)
 		if err == nil {
-			if repos.opened && u.opened != nil {
-				u.opened()
-			}
 			return nil
 		}
 		if try >= maxTries || !retryable(err) || ctx.Err() != nil {
@@ -89,6 +82,43 @@ func (u *UnitOfWork) Do(ctx context.Context, fn func(ctx context.Context, tx por
 		}
 	}
 	return fmt.Errorf("transaction: %w", markUnavailable(err))
+}
+
+// run is one run of fn, in a transaction on a connection of its own, so that
+// the hot-path statements (bypass_hotpath.go) can run through pgx on the same
+// connection, in the same transaction, as bun's.
+func (u *UnitOfWork) run(ctx context.Context, fn func(ctx context.Context, tx ports.Tx) error) error {
+	conn, err := u.db.Conn(ctx)
+	if err != nil {
+		return classify(err, "take a connection")
+	}
+	defer conn.Close()
+	repos := &txRepos{uow: u, conn: conn}
+	// fn runs under the caller's context, not the one bun hands over: that
+	// one carries BEGIN's span, ended by then, and a statement whose parent
+	// span has ended gets no span of its own from otelpgx.
+	err = conn.RunInTx(ctx, nil, func(_ context.Context, btx bun.Tx) error {
+		repos.tx = btx
+		if err := fn(ctx, repos); err != nil {
+			return err
+		}
+		if len(repos.opened) > 0 && u.notify && u.mayNotify() {
+			if _, err := btx.NewRaw("SELECT pg_notify(?, '')", NotifyChannel).Exec(ctx); err != nil {
+				return classify(err, "notify workers")
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(repos.opened) > 0 && u.opened != nil {
+		u.opened(repos.opened)
+	}
+	for _, f := range repos.afterCommit {
+		f()
+	}
+	return nil
 }
 
 // mayNotify reports whether this commit should carry a NOTIFY.
@@ -110,28 +140,43 @@ func retryable(err error) bool {
 }
 
 type txRepos struct {
-	uow    *UnitOfWork
-	tx     bun.Tx
-	opened bool
+	uow  *UnitOfWork
+	conn bun.Conn
+	tx   bun.Tx
+	// opened lists the configs the transaction opened deliveries to.
+	opened []string
+	// afterCommit run once the transaction committed.
+	afterCommit []func()
 }
 
-func (t *txRepos) InboundSources() ports.InboundSourceRepository {
-	return inboundSources{db: t.tx}
+// pgx runs f on the transaction's own connection through pgx: statements it
+// sends are part of the transaction.
+func (t *txRepos) pgx(f func(conn *pgx.Conn) error) error {
+	return t.conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("hot path: the connection is a %T, not pgx's", dc)
+		}
+		return f(c.Conn())
+	})
 }
+
+// db is the transaction for bun's statements.
+func (t *txRepos) db(context.Context) (bun.IDB, error) { return t.tx, nil }
+
+func (t *txRepos) InboundSources() ports.InboundSourceRepository { return inboundSources{t: t} }
 
 func (t *txRepos) WebhookConfigs() ports.WebhookConfigRepository {
-	return webhookConfigs{db: t.tx}
+	return webhookConfigs{t: t, cache: t.uow.configs}
 }
 
-func (t *txRepos) Conversations() ports.ConversationRepository { return conversations{db: t.tx} }
+func (t *txRepos) Conversations() ports.ConversationRepository { return conversations{t: t} }
 
-func (t *txRepos) Leads() ports.LeadRepository { return leads{db: t.tx} }
+func (t *txRepos) Leads() ports.LeadRepository { return leads{t: t} }
 
-func (t *txRepos) Deliveries() ports.DeliveryRepository {
-	return deliveries{tx: t.tx, opened: func() { t.opened = true }}
-}
+func (t *txRepos) Deliveries() ports.DeliveryRepository { return deliveries{t: t} }
 
-func (t *txRepos) Outbox() ports.Outbox { return outbox{tx: t.tx} }
+func (t *txRepos) Outbox() ports.Outbox { return outbox{t: t} }
 
 func (t *txRepos) Erasures() ports.ErasureRepository { return erasures{tx: t.tx} }
 

@@ -26,7 +26,7 @@ type uowBundle struct {
 func setupUoW(t *testing.T) *uowBundle {
 	t.Helper()
 	b := &uowBundle{db: pgtest.Open(t)}
-	b.uow = postgres.NewUnitOfWork(b.db.Bun, postgres.UnitOfWorkOptions{Opened: func() { b.opened++ }, Notify: true})
+	b.uow = postgres.NewUnitOfWork(b.db.Bun, postgres.UnitOfWorkOptions{Opened: func([]string) { b.opened++ }, Notify: true})
 	// An active endpoint, so that every event opens a delivery.
 	_, err := b.db.SQL.Exec(`INSERT INTO webhook_configs (id, service_name, target_url, secret, created_at, updated_at)
 		VALUES ($1, 'topkee', 'https://partner.example/hook', 'aurix_s', now(), now())`, testConfigID)

@@ -59,7 +59,19 @@ type Engine struct {
 	stopped  bool
 	errorLog *slog.Logger
 	lastErr  time.Time
+
+	// The configs the last look for due deliveries found, and when it was:
+	// between looks a round claims from those directly (a claim finds
+	// nothing when nothing is due), so a busy worker does not ask the
+	// database where work is before every claim.
+	due      []ports.DueConfig
+	probedAt time.Time
+	// hints are configs this process just opened deliveries for.
+	hints map[string]bool
 }
+
+// probeEvery is the most often a worker looks for where work is due.
+const probeEvery = 100 * time.Millisecond
 
 // NewEngine returns an engine; Run starts it.
 func NewEngine(o Options) *Engine {
@@ -71,7 +83,7 @@ func NewEngine(o Options) *Engine {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Engine{o: o, wake: make(chan struct{}, 1), working: map[int64]bool{}, abortCtx: ctx, abort: cancel,
-		errorLog: o.Logger}
+		errorLog: o.Logger, hints: map[string]bool{}}
 }
 
 // Wake makes the loop look for due deliveries now (after a commit that
@@ -172,13 +184,18 @@ func (e *Engine) round(ctx context.Context) time.Duration {
 	if room.FirstAttempts == 0 && room.Retries == 0 {
 		return next // a finishing attempt wakes the loop
 	}
-	due, err := e.o.Work.Due(ctx)
-	if err != nil {
-		e.logError(ctx, "looking for due deliveries failed; retrying", err)
-		return min(next, time.Second)
-	}
 	now := time.Now()
-	for _, d := range due {
+	if now.Sub(e.probedAt) >= probeEvery {
+		due, err := e.o.Work.Due(ctx)
+		if err != nil {
+			e.logError(ctx, "looking for due deliveries failed; retrying", err)
+			return min(next, time.Second)
+		}
+		e.due, e.probedAt = due, now
+	}
+	e.takeHints(now)
+	for i := range e.due {
+		d := &e.due[i]
 		if wait := d.NextDue.Sub(now); wait > 0 {
 			next = min(next, wait)
 			continue
@@ -191,26 +208,63 @@ func (e *Engine) round(ctx context.Context) time.Duration {
 			continue
 		}
 		owner := e.o.Identity()
-		claimed, err := e.o.Work.Claim(ctx, owner, d.ConfigID, room)
+		claimed, more, err := e.o.Work.Claim(ctx, owner, d.ConfigID, room)
 		if err != nil {
 			e.logError(ctx, "claiming deliveries failed; retrying", err)
 			next = min(next, time.Second)
 			continue
 		}
-		if len(claimed) == 0 {
-			// Due but held back: the config's in-flight cap (slots held
-			// elsewhere free without telling us), its rate limit, or the
-			// lead order. Look again soon.
-			next = min(next, 50*time.Millisecond)
-		}
 		for _, c := range claimed {
 			e.start(owner, c)
 		}
-		if len(claimed) > 0 && len(claimed) == room.FirstAttempts+room.Retries {
-			next = 0 // there may be more
+		switch {
+		case len(claimed) == room.FirstAttempts+room.Retries:
+			next = 0 // the worker is full; there may be more
+		case more:
+			// The config's cap or rate limit held the rest back: try again
+			// when an attempt of this process ends, or soon (the slots may
+			// be held by other processes).
+			next = min(next, heldBack)
+		default:
+			// Everything due was taken: nothing more until this process
+			// opens deliveries for the config, or the next look.
+			d.NextDue = now.Add(probeEvery)
 		}
 	}
 	return next
+}
+
+// heldBack is how soon a config where a claim found nothing is tried again
+// when nothing tells the loop of new work for it.
+const heldBack = 50 * time.Millisecond
+
+// WakeFor makes the loop claim for these configs now: deliveries to them
+// were just committed in this process.
+func (e *Engine) WakeFor(configIDs []string) {
+	e.mu.Lock()
+	for _, id := range configIDs {
+		e.hints[id] = true
+	}
+	e.mu.Unlock()
+	e.Wake()
+}
+
+// takeHints marks the configs this process opened deliveries for as due now
+// (adding those the last look did not list).
+func (e *Engine) takeHints(now time.Time) {
+	e.mu.Lock()
+	hints := e.hints
+	e.hints = map[string]bool{}
+	e.mu.Unlock()
+	for i := range e.due {
+		if hints[e.due[i].ConfigID] {
+			e.due[i].NextDue = now
+			delete(hints, e.due[i].ConfigID)
+		}
+	}
+	for id := range hints {
+		e.due = append(e.due, ports.DueConfig{ConfigID: id, NextDue: now})
+	}
 }
 
 func (e *Engine) room() ports.ClaimRoom {

@@ -73,6 +73,7 @@ type options struct {
 	capBudget       time.Duration
 	capSteps        int
 	preload         int
+	diskProbe       time.Duration
 	preloadChunk    int
 	readme          string
 	resultsDir      string
@@ -183,6 +184,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.capP99, "capacity-p99", time.Second, "capacity search: click → partner p99 a rate must keep")
 	fs.DurationVar(&o.capBudget, "capacity-budget", 20*time.Minute, "capacity search: time per binary")
 	fs.IntVar(&o.capSteps, "capacity-steps", 8, "capacity search: steps per binary at most")
+	fs.DurationVar(&o.diskProbe, "disk-probe", 10*time.Second, "before the load, time fdatasync on PostgreSQL's disk this long (0: not)")
 	fs.IntVar(&o.preload, "preload", 0, "fill the tables with this many old clicks (with outbox rows, succeeded deliveries and attempts) before measuring")
 	fs.IntVar(&o.preloadChunk, "preload-chunk", 100000, "clicks per preload transaction")
 	fs.StringVar(&o.readme, "readme", "test/bench/README.md", "file whose <!-- load:begin --> … <!-- load:end --> block gets the report (empty: none)")
@@ -375,6 +377,13 @@ func (h *harness) run(ctx context.Context, stdout io.Writer) int {
 	defer h.cleanup()
 
 	h.res.Machine = h.machine(ctx)
+	if o.diskProbe > 0 {
+		d, err := h.probeDisk(ctx, o.diskProbe)
+		if err != nil {
+			h.warn("%v", err)
+		}
+		h.res.Disk = d
+	}
 	h.res.Env = maskedEnv(h.dev, o.env)
 	h.logf("results in %s", h.rel(h.outDir))
 	targets, err := h.prepare(ctx)

@@ -92,9 +92,45 @@ type phaseResult struct {
 	Failures []string       `json:"failures,omitempty"`
 	Warnings []string       `json:"warnings,omitempty"`
 	Backlog  []backlogPoint `json:"backlog"`
+	// Seconds has, for each second of the schedule, the slowest answer and
+	// the slowest first arrival of the clicks scheduled in it: a stall shows
+	// as a second where both jump at once.
+	Seconds []secondPoint `json:"seconds"`
 
 	records []*clickRecord
 	missing []*clickRecord
+}
+
+// secondPoint is one second of the schedule (T seconds after its start).
+type secondPoint struct {
+	T            int     `json:"t"`
+	Clicks       int     `json:"clicks"`
+	HTTPMaxMS    float64 `json:"http_max_ms"`
+	PartnerMaxMS float64 `json:"partner_max_ms"`
+}
+
+// secondsOf buckets the records by their scheduled second.
+func secondsOf(snap []clickRecord) []secondPoint {
+	if len(snap) == 0 {
+		return nil
+	}
+	t0 := snap[0].sched
+	var out []secondPoint
+	for _, r := range snap {
+		i := int(r.sched.Sub(t0) / time.Second)
+		for len(out) <= i {
+			out = append(out, secondPoint{T: len(out)})
+		}
+		p := &out[i]
+		p.Clicks++
+		if !r.done.IsZero() {
+			p.HTTPMaxMS = max(p.HTTPMaxMS, float64(r.done.Sub(r.sched))/1e6)
+		}
+		if r.arrivals > 0 {
+			p.PartnerMaxMS = max(p.PartnerMaxMS, float64(r.firstArrival.Sub(r.sched))/1e6)
+		}
+	}
+	return out
 }
 
 // phaseSpec says what to run.
@@ -374,6 +410,7 @@ func (h *harness) analyse(res *phaseResult, records, warm []*clickRecord, start,
 	}
 	res.HTTP, res.Lag, res.Delivery = summarize(httpLat), summarize(lag), summarize(deliv)
 	res.Backlog = backlogSeries(events, start, end, 500*time.Millisecond)
+	res.Seconds = secondsOf(snap)
 	for _, p := range res.Backlog {
 		res.BacklogMax = max(res.BacklogMax, p.Backlog)
 	}

@@ -26,6 +26,7 @@ type runResult struct {
 	Topology  string    `json:"topology"`
 
 	Machine  machineInfo         `json:"machine"`
+	Disk     *diskResult         `json:"disk,omitempty"`
 	Env      []string            `json:"service_env"`
 	Binaries []binaryInfo        `json:"binaries"`
 	Preload  []preloadResult     `json:"preload,omitempty"`
@@ -269,6 +270,10 @@ func renderReport(r *runResult) string {
 	m := r.Machine
 	w("Machine: %d cores (%s), load average %s at the start; %s; PostgreSQL %s (shared_buffers %s, synchronous_commit %s, fsync %s, autovacuum %s).\n",
 		m.Cores, m.CPU, m.LoadAvg, m.Go, m.PostgreSQL, m.Settings["shared_buffers"], m.Settings["synchronous_commit"], m.Settings["fsync"], m.Settings["autovacuum"])
+	if d := r.Disk; d != nil {
+		w("Disk (before the load, `-disk-probe`): fdatasync of 8 KiB, as a commit does, p50 %.2f / p99 %.2f / p99.9 %.1f / max %.0f ms; %d of %d flushes over 20 ms in %.0f s, %.2f s stalled in them. A click waits for one flush, so this tail is a floor under the click's.\n",
+			d.P50MS, d.P99MS, d.P999MS, d.MaxMS, d.Over20ms, d.Syncs, d.Seconds, d.StalledS)
+	}
 	var bins []string
 	for _, bi := range r.Binaries {
 		mod := ""
