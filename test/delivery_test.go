@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +77,84 @@ func TestGoneDeactivatesTheEndpoint(t *testing.T) {
 	assert.Regexp(t, `(?m)^aurix_endpoint_disabled\{integration="topkee"[^}]*\} 0$`, svc.metrics(t))
 	svc.click(t, partnerClickURL, "")
 	rc.waitFor(t, 2, 15*time.Second)
+}
+
+// TestFailingEndpointIsSwitchedOff: an endpoint that answers 500 for
+// longer than AURIX_WEBHOOK_DISABLE_AFTER is switched off by the attempt
+// that finds it so; the partner and the operator see why and since when
+// (webhook-config, /metrics); a PUT switches it on again, and recover sends
+// what it missed.
+func TestFailingEndpointIsSwitchedOff(t *testing.T) {
+	t.Parallel()
+	const disableAfter = 3 * time.Second
+	svc := startService(t, map[string]string{"AURIX_WEBHOOK_RETRY_SCHEDULE": "200ms,200ms",
+		"AURIX_WEBHOOK_DISABLE_AFTER": disableAfter.String()})
+	rc, fail := failingReceiver(t)
+	svc.registerWebhook(t, rc.URL)
+
+	// The first event's three attempts fail: it is exhausted.
+	clicked := time.Now()
+	svc.click(t, partnerClickURL, "")
+	firstFailure := rc.waitFor(t, 3, 30*time.Second)[0].At
+	require.Eventually(t, func() bool {
+		return len(svc.page(t, "deliveries", map[string][]string{"status": {"exhausted"}}).Data) == 1
+	}, 10*time.Second, 50*time.Millisecond)
+	// Failures alone do not switch it off: its first failure came after the
+	// click, so until disableAfter after the click it must be on.
+	if active := svc.webhookConfig(t)["is_active"]; time.Since(clicked) < disableAfter {
+		assert.Equal(t, true, active, "switched off before failing for %s", disableAfter)
+	}
+	// Once the endpoint has failed for longer than that, the next event's
+	// failed attempt switches it off, and its delivery ends unsent.
+	time.Sleep(time.Until(firstFailure.Add(disableAfter + 200*time.Millisecond)))
+	svc.click(t, partnerClickURL, "")
+	require.Eventually(t, func() bool { return svc.webhookConfig(t)["is_active"] == false }, 30*time.Second, 50*time.Millisecond)
+	waitNoPending(t, svc)
+	assert.Len(t, rc.deliveries(), 4, "three attempts of the first event, one of the second")
+
+	cfg := svc.webhookConfig(t)
+	reason, _ := cfg["disabled_reason"].(string)
+	m := regexp.MustCompile(`^every delivery failed since (\S+)$`).FindStringSubmatch(reason)
+	require.NotNil(t, m, "disabled_reason %q", reason)
+	since, err := time.Parse(time.RFC3339Nano, m[1])
+	require.NoError(t, err)
+	require.Regexp(t, timestampPattern, cfg["disabled_at"])
+	at, err := time.Parse(time.RFC3339Nano, cfg["disabled_at"].(string))
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, at.Sub(since), disableAfter, "switched off only once it had failed that long (since %s, at %s)", since, at)
+	failed := svc.page(t, "deliveries", map[string][]string{"status": {"failed"}}).Data
+	require.Len(t, failed, 2, "status=failed lists the exhausted delivery and the one ended unsent")
+	statuses := []any{failed[0]["status"], failed[1]["status"]}
+	assert.ElementsMatch(t, []any{"exhausted", "failed"}, statuses)
+
+	metrics := svc.metrics(t)
+	for _, series := range []string{
+		`aurix_endpoint_disabled\{integration="topkee"[^}]*\} 1`,
+		`aurix_deliveries_exhausted_total\{integration="topkee"[^}]*\} 1`,
+		`aurix_delivery_attempts_total\{[^}]*outcome="retrying",status_class="5xx"[^}]*\} 3`,
+		`aurix_delivery_attempts_total\{[^}]*outcome="exhausted",status_class="5xx"[^}]*\} 1`,
+		`aurix_delivery_attempts_total\{[^}]*outcome="failed",status_class="none"[^}]*\} 1`,
+	} {
+		assert.Regexp(t, `(?m)^`+series+`$`, metrics)
+	}
+
+	// The partner's PUT switches it on with a clean bill of health.
+	fail.Store(false)
+	secret := svc.registerWebhook(t, rc.URL)
+	cfg = svc.webhookConfig(t)
+	assert.Equal(t, true, cfg["is_active"])
+	assert.Nil(t, cfg["disabled_reason"])
+	assert.Nil(t, cfg["disabled_at"])
+	assert.Regexp(t, `(?m)^aurix_endpoint_disabled\{integration="topkee"[^}]*\} 0$`, svc.metrics(t))
+
+	// recover sends both events it missed; they arrive signed.
+	assert.Equal(t, 2, svc.recover(t, `{"since":"2000-01-01"}`).Count)
+	got := rc.waitFor(t, 6, 30*time.Second)
+	for _, d := range got[4:] {
+		assert.True(t, partnerVerify(d.Body, d.Header.Get("x-hub-signature"), secret))
+		assert.Equal(t, "1", d.Header.Get("X-Aurix-Attempt"))
+	}
+	assert.Len(t, sentPerEvent(rc), 2)
 }
 
 // metrics returns the /metrics page.
