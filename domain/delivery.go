@@ -3,7 +3,6 @@ package domain
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"time"
 )
@@ -59,6 +58,16 @@ func MayRecover(latest DeliveryStatus) bool {
 	return latest == DeliveryFailed || latest == DeliveryExhausted
 }
 
+// The receiver's answers the delivery rules act on, by their HTTP status
+// codes: the numbers are the webhook contract (README "The delivery
+// model"), so the domain names them itself rather than import the HTTP
+// library for them.
+const (
+	statusGone               = 410
+	statusTooManyRequests    = 429
+	statusServiceUnavailable = 503
+)
+
 // MaxRetryAfter caps how long a receiver's Retry-After may hold a delivery.
 const MaxRetryAfter = time.Hour
 
@@ -86,7 +95,7 @@ func (r AttemptResult) Succeeded() bool {
 }
 
 // gone reports a 410 Gone: the partner says the endpoint is no more.
-func (r AttemptResult) gone() bool { return r.StatusCode == http.StatusGone }
+func (r AttemptResult) gone() bool { return r.StatusCode == statusGone }
 
 // EndpointSignal is what an attempt says about the partner's endpoint; the
 // webhook config's health rules act on it.
@@ -188,7 +197,7 @@ func (d *Delivery) RecordAttempt(r AttemptResult, s RetrySchedule, unit float64,
 		return rec, EndpointFailing, nil
 	}
 	delay := s.Delay(d.attempts, unit)
-	if r.RetryAfter > 0 && (r.StatusCode == http.StatusTooManyRequests || r.StatusCode == http.StatusServiceUnavailable) {
+	if r.RetryAfter > 0 && (r.StatusCode == statusTooManyRequests || r.StatusCode == statusServiceUnavailable) {
 		delay = max(delay, min(r.RetryAfter, MaxRetryAfter))
 	}
 	next := now.Add(delay)
