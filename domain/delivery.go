@@ -205,6 +205,33 @@ func (d *Delivery) RecordAttempt(r AttemptResult, s RetrySchedule, unit float64,
 	return rec, EndpointFailing, nil
 }
 
+// WaitsForEarlier is the lead-ordering rule: under settings that order a
+// config's events by lead ("ordering": "lead", the default), a delivery of a
+// lead's event is not due while an earlier event of the same lead (one
+// written before it: a smaller outbox id) has a pending delivery to the
+// same config, whichever series that is (a retry scheduled, or a new series
+// opened by redeliver or recover). It goes once that delivery succeeded,
+// failed or exhausted its retries. A delivery never waits for another
+// lead's events, for a later event, or when its event belongs to no lead;
+// under "ordering": "none" nothing waits. others may hold any deliveries:
+// those of other configs or leads are not considered.
+//
+// The claim applies this rule in storage (adapters/postgres, claimSQL in
+// bypass_hotpath.go) as a NOT EXISTS over the config's pending deliveries:
+// a claim picks its deliveries in one set-based statement, which cannot
+// call Go for each row. The two must agree; a test holds them to it.
+func (d *Delivery) WaitsForEarlier(s DeliverySettings, others []*Delivery) bool {
+	if !s.Ordered() || d.leadKey == "" {
+		return false
+	}
+	for _, e := range others {
+		if e.configID == d.configID && e.leadKey == d.leadKey && e.status == DeliveryPending && e.outboxID < d.outboxID {
+			return true
+		}
+	}
+	return false
+}
+
 // Abandon ends a pending delivery without an attempt, because its endpoint
 // no longer takes events (switched off by its partner or by the service).
 func (d *Delivery) Abandon(reason string, now time.Time) {
