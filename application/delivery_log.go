@@ -88,8 +88,12 @@ func (l *DeliveryLog) Redeliver(ctx context.Context, service, eventID string) (p
 		case len(pending) == 1:
 			out = ports.Redelivery{DeliveryID: pending[0]}
 		default:
-			// A series appeared that the lock does not cover (a legacy
-			// dispatch job opening the first one): ask again.
+			// The latest series had ended, yet the storage's keys refused
+			// the next one: a series was opened meanwhile by a writer that
+			// does not take the event's lock. Every writer of this version
+			// takes it (an event's first deliveries commit with the event),
+			// so this guards the invariant rather than a known path: ask
+			// again, and the next run answers that series.
 			return fmt.Errorf("event %s: %w", eventID, domain.ErrConflict)
 		}
 		return nil
