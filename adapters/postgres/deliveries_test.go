@@ -269,7 +269,7 @@ func TestProcesses_DeadOnesHandBack(t *testing.T) {
 		ownerB).Scan(&ownedByB, &free))
 	assert.Equal(t, 1, ownedByB, "the live process keeps what it works on")
 	assert.Equal(t, 1, free)
-	alive, err := a.Heartbeat(ctx, nil)
+	alive, err := a.Heartbeat(ctx)
 	require.NoError(t, err)
 	assert.False(t, alive, "a process declared dead learns it at its next heartbeat")
 
@@ -308,13 +308,15 @@ func TestProcesses_HeartbeatHandsBackLostClaims(t *testing.T) {
 		require.NoError(t, b.db.SQL.QueryRow("SELECT count(*) FROM webhook_deliveries WHERE owner = $1", ownerA).Scan(&n))
 		return n
 	}
-	alive, err := s.Heartbeat(ctx, nil)
+	alive, err := s.Heartbeat(ctx)
 	require.NoError(t, err)
 	assert.True(t, alive)
+	_, err = s.HandBack(ctx, nil)
+	require.NoError(t, err)
 	assert.Equal(t, 2, owned(), "fresh claims are not taken for lost ones")
 	_, err = b.db.SQL.Exec("UPDATE webhook_deliveries SET claimed_at = now() - interval '1 minute' WHERE owner = $1", ownerA)
 	require.NoError(t, err)
-	_, err = s.Heartbeat(ctx, []int64{jobs[0].Delivery.ID()})
+	_, err = s.HandBack(ctx, []int64{jobs[0].Delivery.ID()})
 	require.NoError(t, err)
 	assert.Equal(t, 1, owned(), "the claim it still works on stays, the lost one is handed back")
 	require.NoError(t, s.Leave(ctx))
