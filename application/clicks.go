@@ -17,6 +17,8 @@ type Clicks struct {
 	Bots      ports.BotDetector
 	WhatsApp  domain.WhatsAppLink
 	Telemetry ports.Telemetry
+	// Tracing, when set, links every click of a shared transaction to it.
+	Tracing ports.Tracing
 	// AnonymizeIP stores and sends only the /24 (IPv4) or /48 (IPv6) of
 	// a visitor's address.
 	AnonymizeIP bool
@@ -49,12 +51,13 @@ type pendingClick struct {
 // every click waiting at the moment a transaction starts goes into it, with
 // up to writers transactions under way at once. Each click is still
 // answered only once its own rows have committed. A shared transaction
-// runs in the first click's trace, without its cancellation: one visitor
+// runs in the first click's trace (a span aurix.clicks.commit, which the
+// other clicks' spans link to), without its cancellation: one visitor
 // leaving must not abort the others' clicks. Call it once, before serving;
 // without it each click is its own transaction.
 func (c *Clicks) StartGrouping(writers int) {
-	c.clicks = newGroup(groupOptions{max: maxClicksTogether, parallel: writers, alone: mayConcernSome},
-		func(cs []*pendingClick) error { return c.write(context.WithoutCancel(cs[0].ctx), cs) })
+	c.clicks = newGroup(groupOptions{max: maxClicksTogether, parallel: writers, alone: mayConcernSome,
+		name: "aurix.clicks.commit", tracing: c.Tracing}, c.write)
 }
 
 // RecordClick stores the click and, for a person, its widget.click event, in
@@ -70,7 +73,7 @@ func (c *Clicks) RecordClick(ctx context.Context, cmd ports.RecordClickCommand) 
 	p.isBot = c.Bots != nil && c.Bots.IsBot(cmd.UserAgent)
 	var err error
 	if c.clicks != nil {
-		err = c.clicks.do(p)
+		err = c.clicks.do(ctx, p)
 	} else {
 		err = c.write(ctx, []*pendingClick{p})
 	}

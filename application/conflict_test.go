@@ -121,10 +121,11 @@ func TestClicks_GetPastATakenCorrelationIDThroughTheHelper(t *testing.T) {
 	assert.Equal(t, "O-FRESH1", refOfEvent)
 }
 
-// racingDeliveries lets a series the event lock does not cover (as a
-// legacy dispatch job would open it) commit right after this transaction
-// has read the event's latest series (the first time only), and notes in
-// which run of the transaction each read happened.
+// racingDeliveries lets a series the event lock does not cover (opened by
+// a writer that does not take the lock; no code of this version is one)
+// commit right after this transaction has read the event's latest series
+// (the first time only), and notes in which run of the transaction each
+// read happened.
 type racingDeliveries struct {
 	ports.DeliveryRepository
 	run  int

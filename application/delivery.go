@@ -36,6 +36,8 @@ type Deliverer struct {
 	// over every worker process.
 	MaxInFlight int
 	Telemetry   ports.Telemetry
+	// Tracing, when set, links every outcome of a group commit to it.
+	Tracing ports.Tracing
 
 	outcomes *group[pendingOutcome]
 }
@@ -168,7 +170,8 @@ func (d *Deliverer) Attempt(ctx context.Context, owner string, c ports.Claimed) 
 		return report, err
 	}
 	report.Status, report.Err = del.Status(), rec.Error
-	// The attempt happened whatever the caller's context says now.
+	// The attempt happened whatever the caller's context says now; its
+	// outcome is written in its trace (or linked to it, grouped).
 	if err := d.record(context.WithoutCancel(ctx), pendingOutcome{owner: owner, delivery: del, attempt: rec,
 		signal: signal, configID: cfg.ID()}); err != nil {
 		return report, fmt.Errorf("record attempt %d of delivery %d: %w", attempt, del.ID(), err)
@@ -221,17 +224,18 @@ func (d *Deliverer) record(ctx context.Context, o pendingOutcome) error {
 	if d.outcomes == nil {
 		return d.recordOutcomes(ctx, []pendingOutcome{o})
 	}
-	return d.outcomes.do(o)
+	return d.outcomes.do(ctx, o)
 }
 
 // StartGrouping makes concurrent outcomes share a transaction from now on
-// (one commit for every outcome waiting at that moment). Call it once
-// before the workers start; without it each outcome is a transaction.
-func (d *Deliverer) StartGrouping(ctx context.Context) {
-	ctx = context.WithoutCancel(ctx)
-	d.outcomes = newGroup(groupOptions{max: maxGroup, alone: mayConcernSome}, func(items []pendingOutcome) error {
-		return d.recordOutcomes(ctx, items)
-	})
+// (one commit for every outcome waiting at that moment), as clicks do: the
+// transaction runs in the first waiting attempt's trace (a span
+// aurix.outcomes.commit, which the other attempts' spans link to). Call it
+// once before the workers start; without it each outcome is a transaction
+// in its own attempt's trace.
+func (d *Deliverer) StartGrouping() {
+	d.outcomes = newGroup(groupOptions{max: maxGroup, alone: mayConcernSome, name: "aurix.outcomes.commit", tracing: d.Tracing},
+		d.recordOutcomes)
 }
 
 // recordOutcomes is the one way outcomes are recorded, one or many: what

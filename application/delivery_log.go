@@ -88,8 +88,12 @@ func (l *DeliveryLog) Redeliver(ctx context.Context, service, eventID string) (p
 		case len(pending) == 1:
 			out = ports.Redelivery{DeliveryID: pending[0]}
 		default:
-			// A series appeared that the lock does not cover (a legacy
-			// dispatch job opening the first one): ask again.
+			// The latest series had ended, yet the storage's keys refused
+			// the next one: a series was opened meanwhile by a writer that
+			// does not take the event's lock. Every writer of this version
+			// takes it (an event's first deliveries commit with the event),
+			// so this guards the invariant rather than a known path: ask
+			// again, and the next run answers that series.
 			return fmt.Errorf("event %s: %w", eventID, domain.ErrConflict)
 		}
 		return nil
@@ -105,9 +109,8 @@ func (l *DeliveryLog) Redeliver(ctx context.Context, service, eventID string) (p
 // under the events' locks, so concurrent calls (or a redeliver) reopen each
 // event once.
 func (l *DeliveryLog) Recover(ctx context.Context, service string, q ports.RecoverQuery) (ports.RecoverResult, error) {
-	if q.Limit < 0 || q.Limit > domain.MaxRecoverPage {
-		return ports.RecoverResult{}, &domain.ValidationError{Fields: []domain.FieldError{
-			{Field: "limit", Message: fmt.Sprintf("must be between 1 and %d", domain.MaxRecoverPage)}}}
+	if err := checkRecoverPage(q); err != nil {
+		return ports.RecoverResult{}, err
 	}
 	if q.Limit == 0 {
 		q.Limit = domain.MaxRecoverPage
@@ -145,6 +148,17 @@ func (l *DeliveryLog) Recover(ctx context.Context, service string, q ports.Recov
 		return ports.RecoverResult{}, fmt.Errorf("recover deliveries of %s: %w", service, err)
 	}
 	return res, nil
+}
+
+// checkRecoverPage holds the rule of a recover page, in one place for every
+// caller: a page, when its size is asked for, examines 1 to
+// domain.MaxRecoverPage events.
+func checkRecoverPage(q ports.RecoverQuery) error {
+	if (q.LimitSet || q.Limit != 0) && (q.Limit < 1 || q.Limit > domain.MaxRecoverPage) {
+		return &domain.ValidationError{Fields: []domain.FieldError{
+			{Field: "limit", Message: fmt.Sprintf("must be a whole number from 1 to %d", domain.MaxRecoverPage)}}}
+	}
+	return nil
 }
 
 // reopenTx opens the next series of each event to the config that may be

@@ -146,7 +146,7 @@ func TestOutcomes_GroupedAndSingleAgree(t *testing.T) {
 		counting.calls.Store(0)
 		if grouped {
 			counting.delay = 200 * time.Millisecond
-			d.StartGrouping(context.Background())
+			d.StartGrouping()
 		}
 		var wg sync.WaitGroup
 		for _, c := range claimed {

@@ -1,11 +1,13 @@
 package application
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"sync"
 
 	"github.com/aurix/integrations/domain"
+	"github.com/aurix/integrations/ports"
 )
 
 // group commits the work of concurrent callers together: a caller that
@@ -19,10 +21,17 @@ import (
 // its items is written again on its own, so one bad item cannot fail the
 // others; an error that would fail them all the same (the database is down)
 // is everyone's answer at once.
+//
+// A write runs in the first caller's trace, without its cancellation, and
+// with tracing set each other caller's span is linked to it (and it to
+// them): every caller's trace leads to the statements that wrote its item.
+// An item written again on its own is written in its own caller's trace.
 type group[T any] struct {
 	max, parallel int
-	write         func(items []T) error
+	write         func(ctx context.Context, items []T) error
 	alone         func(error) bool
+	name          string
+	tracing       ports.Tracing
 
 	mu      sync.Mutex
 	queue   []member[T]
@@ -30,6 +39,7 @@ type group[T any] struct {
 }
 
 type member[T any] struct {
+	ctx  context.Context
 	item T
 	done chan error
 }
@@ -43,16 +53,21 @@ type groupOptions struct {
 	// alone reports whether the items of a failed shared write are worth
 	// writing again one by one; nil means always.
 	alone func(error) bool
+	// name names a write's span; tracing, when set, starts it.
+	name    string
+	tracing ports.Tracing
 }
 
 // newGroup returns a group writing with write.
-func newGroup[T any](o groupOptions, write func(items []T) error) *group[T] {
-	return &group[T]{max: max(o.max, 1), parallel: max(o.parallel, 1), write: write, alone: o.alone}
+func newGroup[T any](o groupOptions, write func(ctx context.Context, items []T) error) *group[T] {
+	return &group[T]{max: max(o.max, 1), parallel: max(o.parallel, 1), write: write, alone: o.alone, name: o.name,
+		tracing: o.tracing}
 }
 
-// do writes item with whatever else is queued and returns when it is done.
-func (g *group[T]) do(item T) error {
-	m := member[T]{item: item, done: make(chan error, 1)}
+// do writes item with whatever else is queued and returns when it is done;
+// ctx is the caller's, whose trace the write joins.
+func (g *group[T]) do(ctx context.Context, item T) error {
+	m := member[T]{ctx: ctx, item: item, done: make(chan error, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, m)
 	if g.running < g.parallel {
@@ -76,14 +91,10 @@ func (g *group[T]) drain() {
 		g.queue = slices.Delete(g.queue, 0, n)
 		g.mu.Unlock()
 
-		items := make([]T, len(batch))
-		for i, m := range batch {
-			items[i] = m.item
-		}
-		err := g.write(items)
+		err := g.run(batch)
 		if err != nil && len(batch) > 1 && (g.alone == nil || g.alone(err)) {
 			for _, m := range batch {
-				m.done <- g.write([]T{m.item})
+				m.done <- g.run([]member[T]{m})
 			}
 			continue
 		}
@@ -91,6 +102,22 @@ func (g *group[T]) drain() {
 			m.done <- err
 		}
 	}
+}
+
+// run is one write of the members' items, in the first one's trace.
+func (g *group[T]) run(batch []member[T]) error {
+	items := make([]T, len(batch))
+	callers := make([]context.Context, len(batch))
+	for i, m := range batch {
+		items[i], callers[i] = m.item, m.ctx
+	}
+	if g.tracing == nil {
+		return g.write(context.WithoutCancel(callers[0]), items)
+	}
+	ctx, end := g.tracing.Shared(g.name, callers)
+	err := g.write(ctx, items)
+	end(err)
+	return err
 }
 
 // mayConcernSome reports whether a failed shared write is worth trying again

@@ -178,6 +178,7 @@ func (a *App) wire(ctx context.Context) error {
 		admin = ui
 	}
 	clicks := &application.Clicks{UoW: uow, Clock: clock, IDs: ids, Refs: refs, Bots: useragent.New(), Telemetry: metrics,
+		Tracing:  telemetry.NewTracing(a.tel.Tracer),
 		WhatsApp: domain.WhatsAppLink{Number: cfg.WhatsAppNumber, Prefill: cfg.WhatsAppPrefill}, AnonymizeIP: cfg.IPAnonymize}
 	if cfg.ClickWriters > 0 {
 		clicks.StartGrouping(cfg.ClickWriters)
@@ -225,8 +226,8 @@ func (a *App) wireDeliveries(metrics *telemetry.Metrics, clock ports.Clock, ids 
 	deliverer := &application.Deliverer{UoW: postgres.NewUnitOfWork(a.db.WorkerBun, postgres.UnitOfWorkOptions{Configs: a.configs}),
 		Queue:  postgres.NewWorkerStore(a.db),
 		Sender: sender, Clock: clock, Random: random, Schedule: cfg.WebhookRetrySchedule, DisableAfter: cfg.WebhookDisableAfter,
-		MaxInFlight: cfg.WebhookMaxInFlight, Telemetry: metrics}
-	deliverer.StartGrouping(context.Background())
+		MaxInFlight: cfg.WebhookMaxInFlight, Telemetry: metrics, Tracing: telemetry.NewTracing(a.tel.Tracer)}
+	deliverer.StartGrouping()
 	hostname, _ := os.Hostname()
 	// The liveness session holds one connection of the listener pool for
 	// the life of the process.

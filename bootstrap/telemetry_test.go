@@ -122,7 +122,10 @@ func attr(s tracetest.SpanStub, key string) (attribute.Value, bool) {
 
 // TestOneClickIsOneTrace: a click with a registered webhook yields the
 // server, database, River and outbound spans, all in the click's trace, with
-// the aurix.* attributes, and nothing personal or secret anywhere.
+// the aurix.* attributes, and nothing personal or secret anywhere. The
+// attempt's trace holds the statement that stored its outcome, and the
+// attempt links to the claim that took its delivery, a trace of its own
+// with the claim's statements beneath it.
 func TestOneClickIsOneTrace(t *testing.T) {
 	t.Parallel()
 	b := setupTelemetry(t)
@@ -197,6 +200,7 @@ func TestOneClickIsOneTrace(t *testing.T) {
 	trace := clickSpan.SpanContext.TraceID()
 
 	var db, dispatch, deliver, client int
+	var deliverSpan tracetest.SpanStub
 	hot := map[string]int{}
 	for _, s := range spans {
 		if s.SpanContext.TraceID() != trace {
@@ -215,6 +219,7 @@ func TestOneClickIsOneTrace(t *testing.T) {
 			dispatch++
 		case s.Name == "aurix.deliver":
 			deliver++
+			deliverSpan = s
 			for key, want := range map[string]any{"aurix.event_id": eventID, "aurix.event_type": "widget.click",
 				"aurix.integration": "topkee", "aurix.correlation_id": click.CorrelationID} {
 				v, ok := attr(s, key)
@@ -233,6 +238,39 @@ func TestOneClickIsOneTrace(t *testing.T) {
 	assert.Positive(t, db, "database spans in the click's trace")
 	for _, name := range []string{"click.insert", "outbox.insert", "deliveries.open"} {
 		assert.Equal(t, 1, hot[name], "the hot path's %s has its span in the click's trace (%v)", name, hot)
+	}
+	assert.Equal(t, 1, hot["outcomes.save"], "the attempt's outcome is stored in the attempt's trace (%v)", hot)
+	for _, s := range spans {
+		if s.Name == "aurix.outcomes.commit" && s.SpanContext.TraceID() == trace {
+			assert.Equal(t, deliverSpan.SpanContext.SpanID(), s.Parent.SpanID(), "the outcome's transaction is a child of the attempt")
+		}
+	}
+	for _, name := range []string{"claim.lock", "claim.in_flight", "claim.due_first"} {
+		assert.Zero(t, hot[name], "a claim serves many events: its %s is in the claim's own trace", name)
+	}
+
+	// The claim that took the delivery is a trace of its own, linked from
+	// the attempt, with the claim's statements beneath it.
+	var claim *tracetest.SpanStub
+	for _, l := range deliverSpan.Links {
+		for i, s := range spans {
+			if s.Name == "aurix.claim" && s.SpanContext.SpanID() == l.SpanContext.SpanID() {
+				claim = &spans[i]
+			}
+		}
+	}
+	require.NotNil(t, claim, "the attempt links to the claim that took its delivery")
+	v, _ = attr(*claim, "aurix.claimed")
+	assert.Positive(t, v.AsInt64())
+	claimed := map[string]int{}
+	for _, s := range spans {
+		if s.SpanContext.TraceID() == claim.SpanContext.TraceID() && strings.HasPrefix(s.Name, "aurix.db ") {
+			claimed[strings.TrimPrefix(s.Name, "aurix.db ")]++
+			assert.Equal(t, claim.SpanContext.SpanID(), s.Parent.SpanID(), "%s is a child of the claim span", s.Name)
+		}
+	}
+	for _, name := range []string{"claim.lock", "claim.in_flight", "claim.due_first"} {
+		assert.Equal(t, 1, claimed[name], "the claim's %s has its span beneath it (%v)", name, claimed)
 	}
 	assert.Zero(t, dispatch, "events are fanned out in the click's transaction, with no dispatch job")
 	assert.Equal(t, 1, deliver, "delivery span joined to the click's trace")

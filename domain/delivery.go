@@ -3,7 +3,6 @@ package domain
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"time"
 )
@@ -59,6 +58,16 @@ func MayRecover(latest DeliveryStatus) bool {
 	return latest == DeliveryFailed || latest == DeliveryExhausted
 }
 
+// The receiver's answers the delivery rules act on, by their HTTP status
+// codes: the numbers are the webhook contract (README "The delivery
+// model"), so the domain names them itself rather than import the HTTP
+// library for them.
+const (
+	statusGone               = 410
+	statusTooManyRequests    = 429
+	statusServiceUnavailable = 503
+)
+
 // MaxRetryAfter caps how long a receiver's Retry-After may hold a delivery.
 const MaxRetryAfter = time.Hour
 
@@ -86,7 +95,7 @@ func (r AttemptResult) Succeeded() bool {
 }
 
 // gone reports a 410 Gone: the partner says the endpoint is no more.
-func (r AttemptResult) gone() bool { return r.StatusCode == http.StatusGone }
+func (r AttemptResult) gone() bool { return r.StatusCode == statusGone }
 
 // EndpointSignal is what an attempt says about the partner's endpoint; the
 // webhook config's health rules act on it.
@@ -188,12 +197,39 @@ func (d *Delivery) RecordAttempt(r AttemptResult, s RetrySchedule, unit float64,
 		return rec, EndpointFailing, nil
 	}
 	delay := s.Delay(d.attempts, unit)
-	if r.RetryAfter > 0 && (r.StatusCode == http.StatusTooManyRequests || r.StatusCode == http.StatusServiceUnavailable) {
+	if r.RetryAfter > 0 && (r.StatusCode == statusTooManyRequests || r.StatusCode == statusServiceUnavailable) {
 		delay = max(delay, min(r.RetryAfter, MaxRetryAfter))
 	}
 	next := now.Add(delay)
 	d.nextAttemptAt = &next
 	return rec, EndpointFailing, nil
+}
+
+// WaitsForEarlier is the lead-ordering rule: under settings that order a
+// config's events by lead ("ordering": "lead", the default), a delivery of a
+// lead's event is not due while an earlier event of the same lead (one
+// written before it: a smaller outbox id) has a pending delivery to the
+// same config, whichever series that is (a retry scheduled, or a new series
+// opened by redeliver or recover). It goes once that delivery succeeded,
+// failed or exhausted its retries. A delivery never waits for another
+// lead's events, for a later event, or when its event belongs to no lead;
+// under "ordering": "none" nothing waits. others may hold any deliveries:
+// those of other configs or leads are not considered.
+//
+// The claim applies this rule in storage (adapters/postgres, claimSQL in
+// bypass_hotpath.go) as a NOT EXISTS over the config's pending deliveries:
+// a claim picks its deliveries in one set-based statement, which cannot
+// call Go for each row. The two must agree; a test holds them to it.
+func (d *Delivery) WaitsForEarlier(s DeliverySettings, others []*Delivery) bool {
+	if !s.Ordered() || d.leadKey == "" {
+		return false
+	}
+	for _, e := range others {
+		if e.configID == d.configID && e.leadKey == d.leadKey && e.status == DeliveryPending && e.outboxID < d.outboxID {
+			return true
+		}
+	}
+	return false
 }
 
 // Abandon ends a pending delivery without an attempt, because its endpoint

@@ -140,3 +140,43 @@ func TestReopenRules(t *testing.T) {
 		assert.Equal(t, tt.recovered, domain.MayRecover(tt.latest), "recover after %q", tt.latest)
 	}
 }
+
+// TestWaitsForEarlier: the lead-ordering rule, case by case.
+func TestWaitsForEarlier(t *testing.T) {
+	t.Parallel()
+	lead, none := domain.DeliverySettings{Ordering: domain.OrderingLead}, domain.DeliverySettings{Ordering: domain.OrderingNone}
+	del := func(outboxID int64, config, leadKey string, status domain.DeliveryStatus) *domain.Delivery {
+		return domain.RehydrateDelivery(domain.DeliveryRow{ID: outboxID * 10, OutboxID: outboxID, ConfigID: config, LeadKey: leadKey,
+			Status: status})
+	}
+	// The delivery asked about: event 5 of lead L to config c1.
+	d := del(5, "c1", "L", domain.DeliveryPending)
+	tests := []struct {
+		name     string
+		settings domain.DeliverySettings
+		d        *domain.Delivery
+		others   []*domain.Delivery
+		want     bool
+	}{
+		{"an earlier event of the lead is pending", lead, d, []*domain.Delivery{del(4, "c1", "L", domain.DeliveryPending)}, true},
+		{"the earlier event succeeded", lead, d, []*domain.Delivery{del(4, "c1", "L", domain.DeliverySucceeded)}, false},
+		{"the earlier event exhausted its retries", lead, d, []*domain.Delivery{del(4, "c1", "L", domain.DeliveryExhausted)}, false},
+		{"the earlier event failed", lead, d, []*domain.Delivery{del(4, "c1", "L", domain.DeliveryFailed)}, false},
+		{"a new series of the earlier event is pending again", lead, d,
+			[]*domain.Delivery{del(4, "c1", "L", domain.DeliveryFailed), del(4, "c1", "L", domain.DeliveryPending)}, true},
+		{"only a later event is pending", lead, d, []*domain.Delivery{del(6, "c1", "L", domain.DeliveryPending)}, false},
+		{"another lead's earlier event is pending", lead, d, []*domain.Delivery{del(4, "c1", "M", domain.DeliveryPending)}, false},
+		{"the lead's earlier event is pending to another config", lead, d, []*domain.Delivery{del(4, "c2", "L", domain.DeliveryPending)}, false},
+		{"its own delivery", lead, d, []*domain.Delivery{d}, false},
+		{"an event of no lead", lead, del(5, "c1", "", domain.DeliveryPending), []*domain.Delivery{del(4, "c1", "", domain.DeliveryPending)}, false},
+		{"ordering none", none, d, []*domain.Delivery{del(4, "c1", "L", domain.DeliveryPending)}, false},
+		{"no settings given orders by lead", domain.DeliverySettings{}, d, []*domain.Delivery{del(4, "c1", "L", domain.DeliveryPending)}, true},
+		{"nothing else", lead, d, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tt.want, tt.d.WaitsForEarlier(tt.settings, tt.others))
+		})
+	}
+}

@@ -77,8 +77,12 @@ type RecoverQuery struct {
 	Until time.Time
 	// After resumes after this failed series (the previous page's Next).
 	After *PageKey
-	// Limit is the most events examined; 0 means the largest page.
+	// Limit is the most events examined, 1 to domain.MaxRecoverPage; 0
+	// means the largest page, unless LimitSet says the caller sent it.
 	Limit int
+	// LimitSet says the caller asked for a page size (sent a limit), so
+	// that a limit of 0 is refused rather than taken for the default.
+	LimitSet bool
 }
 
 // RecoverResult is what one page of a recovery pass did.

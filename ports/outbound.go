@@ -270,11 +270,16 @@ type ProcessRegistry interface {
 type ProcessSession interface {
 	// ID is the process id claims are made under.
 	ID() string
-	// Heartbeat records that the process is alive and hands back whatever
-	// it owns that is not in working (a claim it lost track of). alive is
-	// false when the process had been declared dead: it must join again.
-	// An error means the liveness connection is gone or failing.
-	Heartbeat(ctx context.Context, working []int64) (alive bool, err error)
+	// Heartbeat records that the process is alive. alive is false when
+	// the process had been declared dead: it must join again. An error
+	// means the liveness connection is gone or failing.
+	Heartbeat(ctx context.Context) (alive bool, err error)
+	// HandBack hands back whatever the process owns, claimed a while ago,
+	// that is not in working (a claim it lost track of, e.g. when
+	// recording an outcome failed), and returns how many it handed back.
+	// It does not use the liveness connection: its failure says nothing of
+	// the process's liveness.
+	HandBack(ctx context.Context, working []int64) (int, error)
 	// Leave removes the process and hands back what it still owns.
 	Leave(ctx context.Context) error
 	// Close drops the liveness connection without leaving.

@@ -39,3 +39,15 @@ func (NoTelemetry) EventDelivered(context.Context, time.Duration) {}
 
 // DeliveryExhausted does nothing.
 func (NoTelemetry) DeliveryExhausted(context.Context, string) {}
+
+// Tracing joins work the application does once on behalf of several
+// callers (a group commit) to each caller's trace.
+type Tracing interface {
+	// Shared starts such work as a span named name in the first caller's
+	// trace, linked to each other caller's span, and each of those to it,
+	// so that every caller's trace leads to the statements the work runs.
+	// The returned context carries the span, without the first caller's
+	// cancellation (one caller leaving must not abort the others' work);
+	// end ends the span, marking it failed when err is not nil.
+	Shared(name string, callers []context.Context) (ctx context.Context, end func(err error))
+}

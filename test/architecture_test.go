@@ -116,3 +116,67 @@ func TestDependencyRuleCatchesViolations(t *testing.T) {
 		require.True(t, allowed(g[0], g[1]), "%s → %s should be allowed", g[0], g[1])
 	}
 }
+
+// domainForbids reports whether the domain may not import the standard
+// library package pkg: it performs no I/O and handles no wire format of a
+// transport or a store (ENGINEERING.md, domain/doc.go), and its randomness
+// comes in through a port. Pure parsing and formatting (net/url, net/netip,
+// net/mail, encoding/json for the events' payloads, log/slog's LogValuer)
+// stays allowed.
+func domainForbids(pkg string) bool {
+	for _, p := range []string{
+		"net/http", "net/rpc", "net/smtp", "database/sql", "os", "io/fs", "io/ioutil", "syscall", "log/syslog",
+		"crypto/rand", "math/rand", "plugin",
+	} {
+		if pkg == p || strings.HasPrefix(pkg, p+"/") {
+			return true
+		}
+	}
+	// The net package itself dials and listens; its parsing sub-packages
+	// are pure. The log package writes to the process's output.
+	return pkg == "net" || pkg == "log"
+}
+
+// TestDomainImportsNoIO reads the domain packages' imports and fails when
+// one imports a standard package that does I/O or belongs to a wire format
+// (net/http for its status-code constants, once).
+func TestDomainImportsNoIO(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command("go", "list", "-json=ImportPath,Imports", module+"/domain/...")
+	cmd.Dir = ".."
+	out, err := cmd.Output()
+	require.NoError(t, err, "go list")
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	seen := 0
+	for {
+		var p struct {
+			ImportPath string
+			Imports    []string
+		}
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else {
+			require.NoError(t, err)
+		}
+		seen++
+		for _, imp := range p.Imports {
+			if domainForbids(imp) {
+				t.Errorf("%s must not import %s: the domain does no I/O and knows no wire format", p.ImportPath, imp)
+			}
+		}
+	}
+	require.Positive(t, seen, "go list found no domain package")
+}
+
+// TestDomainImportRuleCatchesViolations proves the import check can fail.
+func TestDomainImportRuleCatchesViolations(t *testing.T) {
+	t.Parallel()
+	for _, pkg := range []string{"net/http", "net/http/httptest", "net", "database/sql", "database/sql/driver", "os", "os/exec",
+		"crypto/rand", "math/rand/v2", "log", "io/fs"} {
+		require.True(t, domainForbids(pkg), "%s should be refused", pkg)
+	}
+	for _, pkg := range []string{"net/url", "net/netip", "net/mail", "encoding/json", "log/slog", "time", "strings", "crypto/sha256",
+		"math", "io"} {
+		require.False(t, domainForbids(pkg), "%s should be allowed", pkg)
+	}
+}

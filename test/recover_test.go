@@ -167,6 +167,13 @@ func TestRecoverPages(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, resp.StatusCode, bad)
 		assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"), string(raw))
 	}
+	// A limit out of range is refused by the use case's rule; the problem
+	// names the field and its range.
+	for _, bad := range []string{`{"since":"2000-01-01","limit":0}`, `{"since":"2000-01-01","limit":1001}`} {
+		resp, raw := svc.do(t, http.MethodPost, "/api/integrations/topkee/deliveries/recover", topkeeKey, bad)
+		assert.Equal(t, http.StatusBadRequest, resp.StatusCode, bad)
+		assert.Contains(t, string(raw), `{"field":"limit","message":"must be a whole number from 1 to 1000"}`, bad)
+	}
 }
 
 // TestRedeliverWhilePending: redelivering an event whose delivery is still

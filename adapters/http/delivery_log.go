@@ -3,7 +3,6 @@ package http
 import (
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"regexp"
 	"time"
@@ -210,10 +209,8 @@ func (h *handlers) recoverDeliveries(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if req.Limit != nil {
-		if *req.Limit < 1 || *req.Limit > domain.MaxRecoverPage {
-			fields = append(fields, domain.FieldError{Field: "limit", Message: fmt.Sprintf("must be a whole number from 1 to %d", domain.MaxRecoverPage)})
-		}
-		q.Limit = *req.Limit
+		// Its range is the use case's rule (it answers a 400 naming limit).
+		q.Limit, q.LimitSet = *req.Limit, true
 	}
 	if len(fields) > 0 {
 		writeError(w, r, h.deps.Logger, &domain.ValidationError{Fields: fields})

@@ -262,9 +262,13 @@ func (r deliveries) SaveRateLimit(ctx context.Context, configID string, rate dom
 }
 
 // claimSQL claims due deliveries of one config, oldest due first, and
-// returns them with their events. A delivery of a lead-ordered config is
-// not due while an earlier event of its lead is pending to the config (the
-// rule Delivery documents; here it is the filter that finds them). First
+// returns them with their events. Its NOT EXISTS is the storage-side form
+// of the lead-ordering rule, domain.Delivery.WaitsForEarlier ($3 is
+// DeliverySettings.Ordered): a delivery of a lead-ordered config is not due
+// while an earlier event of its lead (a smaller outbox id) has a pending
+// delivery to the config. The rule is written out here again because a
+// set-based claim picks its rows in one statement and cannot call Go for
+// each; TestClaimDue_AgreesWithTheLeadOrderRule holds the two together. First
 // attempts and retries are two statements, each with its attempts condition
 // written out, because only a literal condition lets PostgreSQL use the
 // partial index webhook_deliveries_due_{first,retry}_idx (already in due

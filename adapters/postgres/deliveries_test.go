@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -97,6 +98,71 @@ func TestClaimDue_LeadOrder(t *testing.T) {
 	saveOutcome(t, b.uow, ownerA, retry[0], 200)
 	after := claim(t, b.uow, q)
 	assert.Equal(t, []string{"01900000-0000-7000-8000-000000000102"}, eventIDs(after), "due once the earlier event succeeded")
+}
+
+// TestClaimDue_AgreesWithTheLeadOrderRule: over a config's deliveries in
+// every state the ordering cares about (an earlier event pending, succeeded,
+// failed, exhausted, reopened by a new series, retrying; events of no lead),
+// the claim takes exactly the due deliveries that
+// domain.Delivery.WaitsForEarlier lets go.
+func TestClaimDue_AgreesWithTheLeadOrderRule(t *testing.T) {
+	t.Parallel()
+	b := setupUoW(t)
+	now := time.Now().Add(-time.Second)
+	id := func(n int) string { return fmt.Sprintf("01900000-0000-7000-8000-%012d", 1100+n) }
+	leads := []string{"", "O-A", "O-A", "O-A", "O-B", "O-B", "O-C", "O-C", "O-D", "O-D", "", "", "O-E", "O-E"}
+	var events []domain.Event
+	for n := 1; n < len(leads); n++ {
+		events = append(events, event(id(n), domain.EventWidgetClick, leads[n], now))
+	}
+	publishEvents(t, b.uow, events...)
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		_, err := b.db.SQL.Exec(sql, args...)
+		require.NoError(t, err)
+	}
+	finish := func(n int, status string) {
+		exec("UPDATE webhook_deliveries SET status = $2, next_attempt_at = NULL, finished_at = now() WHERE event_id = $1", id(n), status)
+	}
+	finish(1, "succeeded") // O-A: 1 arrived, 2 goes, 3 waits for 2
+	finish(4, "exhausted") // O-B: 5 goes
+	finish(6, "failed")    // O-C: 6 reopened by a new series, 7 waits for it
+	exec(`INSERT INTO webhook_deliveries (outbox_id, event_id, event_type, webhook_config_id, lead_key, series, status, created_at, next_attempt_at)
+		SELECT outbox_id, event_id, event_type, webhook_config_id, lead_key, 1, 'pending', now(), now() - interval '1 second'
+		FROM webhook_deliveries WHERE event_id = $1`, id(6))
+	exec("UPDATE webhook_deliveries SET attempts = 1 WHERE event_id = $1", id(8)) // O-D: 8 retrying (due), 9 waits
+	finish(12, "failed")                                                          // O-E: 13 goes
+	// 10 and 11 belong to no lead: both go.
+
+	rows, err := b.db.SQL.Query(`SELECT id, outbox_id, webhook_config_id::text, coalesce(lead_key, ''), status, attempts
+		FROM webhook_deliveries ORDER BY id`)
+	require.NoError(t, err)
+	var all []*domain.Delivery
+	for rows.Next() {
+		var r domain.DeliveryRow
+		var status string
+		require.NoError(t, rows.Scan(&r.ID, &r.OutboxID, &r.ConfigID, &r.LeadKey, &status, &r.Attempts))
+		r.Status = domain.DeliveryStatus(status)
+		all = append(all, domain.RehydrateDelivery(r))
+	}
+	require.NoError(t, rows.Err())
+	settings := domain.DeliverySettings{Ordering: domain.OrderingLead}
+	var want []int64
+	for _, d := range all {
+		if d.Status() == domain.DeliveryPending && !d.WaitsForEarlier(settings, all) {
+			want = append(want, d.ID())
+		}
+	}
+	require.Len(t, want, 7, "by the rule: 2, 5, the new series of 6, 8, 10, 11 and 13 go; 3, 7 and 9 wait")
+
+	var got []int64
+	for _, retries := range []bool{false, true} {
+		for _, j := range claim(t, b.uow, ports.ClaimQuery{ConfigID: testConfigID, Owner: ownerA, Now: time.Now(),
+			Ordered: settings.Ordered(), Retries: retries, Limit: 100}) {
+			got = append(got, j.Delivery.ID())
+		}
+	}
+	assert.ElementsMatch(t, want, got)
 }
 
 func TestClaimDue_WithoutOrderingEverythingIsDue(t *testing.T) {
@@ -203,7 +269,7 @@ func TestProcesses_DeadOnesHandBack(t *testing.T) {
 		ownerB).Scan(&ownedByB, &free))
 	assert.Equal(t, 1, ownedByB, "the live process keeps what it works on")
 	assert.Equal(t, 1, free)
-	alive, err := a.Heartbeat(ctx, nil)
+	alive, err := a.Heartbeat(ctx)
 	require.NoError(t, err)
 	assert.False(t, alive, "a process declared dead learns it at its next heartbeat")
 
@@ -242,13 +308,15 @@ func TestProcesses_HeartbeatHandsBackLostClaims(t *testing.T) {
 		require.NoError(t, b.db.SQL.QueryRow("SELECT count(*) FROM webhook_deliveries WHERE owner = $1", ownerA).Scan(&n))
 		return n
 	}
-	alive, err := s.Heartbeat(ctx, nil)
+	alive, err := s.Heartbeat(ctx)
 	require.NoError(t, err)
 	assert.True(t, alive)
+	_, err = s.HandBack(ctx, nil)
+	require.NoError(t, err)
 	assert.Equal(t, 2, owned(), "fresh claims are not taken for lost ones")
 	_, err = b.db.SQL.Exec("UPDATE webhook_deliveries SET claimed_at = now() - interval '1 minute' WHERE owner = $1", ownerA)
 	require.NoError(t, err)
-	_, err = s.Heartbeat(ctx, []int64{jobs[0].Delivery.ID()})
+	_, err = s.HandBack(ctx, []int64{jobs[0].Delivery.ID()})
 	require.NoError(t, err)
 	assert.Equal(t, 1, owned(), "the claim it still works on stays, the lost one is handed back")
 	require.NoError(t, s.Leave(ctx))

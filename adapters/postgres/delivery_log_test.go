@@ -56,4 +56,6 @@ func TestRecover_IsBoundedByThePage(t *testing.T) {
 
 	_, err = log.Recover(ctx, "topkee", ports.RecoverQuery{Since: since, Limit: domain.MaxRecoverPage + 1})
 	assert.ErrorIs(t, err, domain.ErrInvalidInput)
+	_, err = log.Recover(ctx, "topkee", ports.RecoverQuery{Since: since, LimitSet: true})
+	assert.ErrorIs(t, err, domain.ErrInvalidInput, "a limit of 0 asked for is refused, not taken for the default")
 }

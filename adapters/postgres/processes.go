@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/aurix/integrations/ports"
 )
@@ -79,11 +80,10 @@ type processSession struct {
 
 func (s *processSession) ID() string { return s.id }
 
-// Heartbeat renews the process's liveness on its own connection and, in the
-// same transaction, hands back any delivery it owns, claimed a while ago,
-// that it is not working on (a claim it lost track of, e.g. when recording
-// an outcome failed).
-func (s *processSession) Heartbeat(ctx context.Context, working []int64) (bool, error) {
+// Heartbeat renews the process's liveness on its own connection (raw pgx:
+// the liveness session, bypass.go), so that it never waits for the shared
+// pool.
+func (s *processSession) Heartbeat(ctx context.Context) (bool, error) {
 	alive := false
 	err := pgx.BeginTxFunc(ctx, s.conn, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		// A lost heartbeat only delays a takeover; no need to wait for the disk.
@@ -91,21 +91,31 @@ func (s *processSession) Heartbeat(ctx context.Context, working []int64) (bool, 
 			return err
 		}
 		tag, err := tx.Exec(ctx, "UPDATE aurix_processes SET heartbeat_at = now() WHERE id = $1", s.id)
-		if err != nil || tag.RowsAffected() == 0 {
-			return err
-		}
-		alive = true
-		if working == nil {
-			working = []int64{}
-		}
-		_, err = tx.Exec(ctx, `UPDATE webhook_deliveries SET owner = NULL, claimed_at = NULL
-			WHERE owner = $1 AND claimed_at < now() - make_interval(secs => $2) AND id <> ALL($3)`, s.id, orphanAfter.Seconds(), working)
+		alive = err == nil && tag.RowsAffected() > 0
 		return err
 	})
 	if err != nil {
 		return false, classify(err, "heartbeat")
 	}
 	return alive, nil
+}
+
+// HandBack hands back any delivery the process owns, claimed more than
+// orphanAfter ago, that it is not working on. It writes deliveries, so it
+// goes through bun like every hand-back outside the hot path (Leave,
+// ReleaseDead): it needs no session, and no speed worth a bypass.
+func (s *processSession) HandBack(ctx context.Context, working []int64) (int, error) {
+	if working == nil {
+		working = []int64{}
+	}
+	res, err := s.db.NewRaw(`UPDATE webhook_deliveries SET owner = NULL, claimed_at = NULL
+		WHERE owner = ? AND claimed_at < now() - make_interval(secs => ?) AND id <> ALL(?::bigint[])`,
+		s.id, orphanAfter.Seconds(), pgdialect.Array(working)).Exec(ctx)
+	if err != nil {
+		return 0, classify(err, "hand back lost claims")
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }
 
 // Leave removes the process and hands back what it owns.

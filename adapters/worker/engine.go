@@ -208,14 +208,20 @@ func (e *Engine) round(ctx context.Context) time.Duration {
 			continue
 		}
 		owner := e.o.Identity()
-		claimed, more, err := e.o.Work.Claim(ctx, owner, d.ConfigID, room)
+		cctx, span := startClaimSpan(ctx, e.o.Tracer, d.ConfigID)
+		claimed, more, err := e.o.Work.Claim(cctx, owner, d.ConfigID, room)
+		span.SetAttributes(AttrClaimed.Int(len(claimed)))
+		if err != nil {
+			span.SetStatus(codes.Error, "claim failed")
+		}
+		span.End()
 		if err != nil {
 			e.logError(ctx, "claiming deliveries failed; retrying", err)
 			next = min(next, time.Second)
 			continue
 		}
 		for _, c := range claimed {
-			e.start(owner, c)
+			e.start(owner, c, span.SpanContext())
 		}
 		switch {
 		case len(claimed) == room.FirstAttempts+room.Retries:
@@ -273,8 +279,9 @@ func (e *Engine) room() ports.ClaimRoom {
 	return ports.ClaimRoom{FirstAttempts: max(0, e.o.Workers-e.firsts), Retries: max(0, e.o.RetryWorkers-e.retries)}
 }
 
-// start runs one claimed delivery's attempt in its own goroutine.
-func (e *Engine) start(owner string, c ports.Claimed) {
+// start runs one claimed delivery's attempt in its own goroutine; claim is
+// the span context of the claim that took it.
+func (e *Engine) start(owner string, c ports.Claimed, claim trace.SpanContext) {
 	id, retry := c.Job.Delivery.ID(), c.Job.Delivery.Attempts() > 0
 	e.mu.Lock()
 	e.working[id] = retry
@@ -287,7 +294,7 @@ func (e *Engine) start(owner string, c ports.Claimed) {
 	e.attempts.Add(1)
 	go func() {
 		defer e.finish(id, retry)
-		e.attempt(owner, c)
+		e.attempt(owner, c, claim)
 	}()
 }
 
@@ -304,7 +311,7 @@ func (e *Engine) finish(id int64, retry bool) {
 	e.Wake()
 }
 
-func (e *Engine) attempt(owner string, c ports.Claimed) {
+func (e *Engine) attempt(owner string, c ports.Claimed, claim trace.SpanContext) {
 	ctx := e.attemptContext()
 	if wait := time.Until(c.StartAt); wait > 0 {
 		t := time.NewTimer(wait)
@@ -316,12 +323,15 @@ func (e *Engine) attempt(owner string, c ports.Claimed) {
 	}
 	if ctx.Err() != nil || (e.o.MaySend != nil && !e.o.MaySend()) {
 		// Not sent: hand it back so that it is due again at once.
-		if err := e.o.Work.Release(context.WithoutCancel(ctx), owner, []int64{c.Job.Delivery.ID()}); err != nil {
-			e.logError(ctx, "handing back an unsent delivery failed; the heartbeat will", err)
+		rctx, span := startReleaseSpan(context.WithoutCancel(ctx), e.o.Tracer, c, claim)
+		defer span.End()
+		if err := e.o.Work.Release(rctx, owner, []int64{c.Job.Delivery.ID()}); err != nil {
+			span.SetStatus(codes.Error, "hand-back failed")
+			e.logError(rctx, "handing back an unsent delivery failed; the heartbeat will", err)
 		}
 		return
 	}
-	ctx, span := startAttemptSpan(ctx, e.o.Tracer, c)
+	ctx, span := startAttemptSpan(ctx, e.o.Tracer, c, claim)
 	defer span.End()
 	report, err := e.o.Work.Attempt(ctx, owner, c)
 	annotateAttempt(span, c, report)

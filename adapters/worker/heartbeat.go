@@ -102,7 +102,7 @@ func (h *Heartbeat) beat(ctx context.Context) {
 	}
 	start := time.Now()
 	bctx, cancel := context.WithTimeout(ctx, h.Interval*2)
-	alive, err := s.Heartbeat(bctx, h.Working())
+	alive, err := s.Heartbeat(bctx)
 	cancel()
 	switch {
 	case err != nil:
@@ -127,6 +127,14 @@ func (h *Heartbeat) beat(ctx context.Context) {
 	h.mu.Lock()
 	h.lastOK, h.failing = start, false
 	h.mu.Unlock()
+	// Lost claims are not urgent: a busy pool must not hold up the next
+	// heartbeat for them.
+	hctx, cancel := context.WithTimeout(ctx, h.Interval)
+	_, err = s.HandBack(hctx, h.Working())
+	cancel()
+	if err != nil {
+		h.logOnce(ctx, "handing back lost claims failed; the next heartbeat tries again", err)
+	}
 	procs, dels, err := h.Registry.ReleaseDead(ctx, h.DeadAfter, h.Lockless)
 	if err != nil {
 		h.logOnce(ctx, "looking for dead worker processes failed", err)
