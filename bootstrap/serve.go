@@ -115,10 +115,19 @@ func (a *App) wire(ctx context.Context) error {
 	cfg, log := a.cfg, a.log
 	migrator := postgres.NewMigrator(a.db)
 	if cfg.MigrateOnStart {
-		if err := migrator.Up(ctx); err != nil {
+		applied, err := migrator.Up(ctx)
+		if err != nil {
 			return err
 		}
-		log.InfoContext(ctx, "schema migrated")
+		// Of processes starting together, one migrates (it logs what it
+		// applied) and the others, having waited for its lock, find
+		// nothing to do.
+		if applied.Nothing() {
+			log.InfoContext(ctx, "schema already current; nothing to migrate", "app_version", applied.AppTo)
+		} else {
+			log.InfoContext(ctx, "schema migrated", "river_versions_applied", applied.River,
+				"app_version_from", applied.AppFrom, "app_version_to", applied.AppTo)
+		}
 	}
 	store := postgres.NewStore(a.db)
 	metrics, err := telemetry.NewMetrics(a.tel.Meter, telemetry.Sources{
