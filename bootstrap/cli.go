@@ -93,7 +93,11 @@ func migrateCmd(ctx context.Context, args []string, environ map[string]string, s
 	m := postgres.NewMigrator(db)
 	switch args[0] {
 	case "up":
-		err = m.Up(ctx)
+		var applied postgres.Applied
+		applied, err = m.Up(ctx)
+		if err == nil && applied.Nothing() {
+			fmt.Fprintln(stdout, "nothing to migrate: the schema is current")
+		}
 	case "down":
 		all := len(args) > 1 && strings.TrimLeft(args[1], "-") == "all"
 		err = m.Down(ctx, all)

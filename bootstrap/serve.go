@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -70,6 +71,9 @@ type App struct {
 
 	workCancel context.CancelFunc
 	workDone   sync.WaitGroup
+	// stopping is set once the process shuts down (the leadership log
+	// says so when it stops leading for that reason).
+	stopping atomic.Bool
 }
 
 // NewApp connects to the database, migrates when configured to, and wires
@@ -115,10 +119,19 @@ func (a *App) wire(ctx context.Context) error {
 	cfg, log := a.cfg, a.log
 	migrator := postgres.NewMigrator(a.db)
 	if cfg.MigrateOnStart {
-		if err := migrator.Up(ctx); err != nil {
+		applied, err := migrator.Up(ctx)
+		if err != nil {
 			return err
 		}
-		log.InfoContext(ctx, "schema migrated")
+		// Of processes starting together, one migrates (it logs what it
+		// applied) and the others, having waited for its lock, find
+		// nothing to do.
+		if applied.Nothing() {
+			log.InfoContext(ctx, "schema already current; nothing to migrate", "app_version", applied.AppTo)
+		} else {
+			log.InfoContext(ctx, "schema migrated", "river_versions_applied", applied.River,
+				"app_version_from", applied.AppFrom, "app_version_to", applied.AppTo)
+		}
 	}
 	store := postgres.NewStore(a.db)
 	metrics, err := telemetry.NewMetrics(a.tel.Meter, telemetry.Sources{
@@ -277,6 +290,10 @@ func (a *App) wireRiver(ctx context.Context, uow ports.UnitOfWork, store *postgr
 		// A long purge round keeps one worker; the short rounds have the others.
 		riverCfg.Queues = map[string]river.QueueConfig{riveradapter.QueueMaintenance: {MaxWorkers: 3}}
 		riverCfg.PeriodicJobs = riveradapter.PeriodicJobs(purgeEvery)
+		// The leader schedules the rounds: say which process it is, and
+		// when that changes.
+		riverCfg.Hooks = []rivertype.Hook{riveradapter.LeadershipHook(a.log.With("component", "river"),
+			riveradapter.Rounds(purgeEvery), func() string { return a.river.ID() }, a.stopping.Load)}
 		riverCfg.JobTimeout = riveradapter.JobTimeout()
 		riverCfg.CompletedJobRetentionPeriod, riverCfg.CancelledJobRetentionPeriod, riverCfg.DiscardedJobRetentionPeriod =
 			cfg.RiverJobRetention()
@@ -333,7 +350,9 @@ func (a *App) Start(ctx context.Context) error {
 		a.log.InfoContext(ctx, "working deliveries", "process_id", a.heartbeat.ID(),
 			"workers", a.cfg.WebhookWorkers, "retry_workers", a.cfg.WebhookRetryWorkers,
 			"every_heartbeat", "hand back the deliveries of dead worker processes",
-			"periodic", "measure backlog, disable failing endpoints, retention purge (scheduled by the River leader, run by one worker)")
+			"periodic", "measure backlog, disable failing endpoints, retention purge (scheduled by the River leader, run by one worker)",
+			// River names this process so in river_job.attempted_by and in the leadership lines.
+			"river_client_id", a.river.ID())
 	}
 	a.workDone.Add(1)
 	go func() { defer a.workDone.Done(); postgres.Listen(workCtx, a.db.Listener, channels, a.log) }()
@@ -352,6 +371,7 @@ func (a *App) stopWork(ctx context.Context) error {
 	if a.workCancel == nil {
 		return nil
 	}
+	a.stopping.Store(true)
 	a.workCancel()
 	done := make(chan struct{})
 	go func() { a.workDone.Wait(); close(done) }()

@@ -378,9 +378,24 @@ func TestRollingRestartOfWorkers(t *testing.T) {
 		len(refs), duplicates(byRef), maxOpen)
 }
 
+// logRecords are the service's JSON log lines whose msg is msg, in order.
+func (s *service) logRecords(t *testing.T, msg string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(s.logs.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == msg {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
 // TestProcessesStartingTogetherMigrateOnce: two processes started at the
 // same moment on an empty database both come up; one migrates, the other
-// waits for it (a second run of the DDL would fail the process).
+// waits for it and finds nothing to do (their logs say which did what).
+// Without the migration lock both would run River's DDL at once, and one
+// would fail or both would report applying it.
 func TestProcessesStartingTogetherMigrateOnce(t *testing.T) {
 	t.Parallel()
 	dbURL := pgtest.NewEmptyDatabase(t)
@@ -405,6 +420,19 @@ func TestProcessesStartingTogetherMigrateOnce(t *testing.T) {
 		"SELECT version, dirty FROM aurix_schema_migrations").Scan(&version, &dirty))
 	assert.False(t, dirty)
 	assert.Positive(t, version)
+
+	var migrated, current []map[string]any
+	for _, p := range procs {
+		m, c := p.logRecords(t, "schema migrated"), p.logRecords(t, "schema already current; nothing to migrate")
+		assert.Len(t, append(m, c...), 1, "each process says once whether it migrated")
+		migrated, current = append(migrated, m...), append(current, c...)
+	}
+	require.Len(t, migrated, 1, "exactly one process applied the migrations")
+	require.Len(t, current, 1, "the other found nothing to do")
+	assert.NotEmpty(t, migrated[0]["river_versions_applied"], "it applied River's schema")
+	assert.EqualValues(t, 0, migrated[0]["app_version_from"], "from an empty database")
+	assert.EqualValues(t, version, migrated[0]["app_version_to"])
+	assert.EqualValues(t, version, current[0]["app_version"])
 }
 
 // TestRateLimitHoldsAcrossWorkers: with "max_per_second": 20, two worker

@@ -68,16 +68,29 @@ func (m *Migrator) river() (*rivermigrate.Migrator[*sql.Tx], error) {
 // others wait and then find nothing to do.
 const migrationLock = 7_270_001
 
+// Applied is what one Up applied: of processes starting together, the one
+// that migrated says so, the others find nothing to do.
+type Applied struct {
+	// River lists the versions of River's schema applied.
+	River []int
+	// AppFrom and AppTo are the app's schema version before and after
+	// (equal when no app migration was applied; 0 is no schema).
+	AppFrom, AppTo uint
+}
+
+// Nothing reports whether the schema was already current.
+func (a Applied) Nothing() bool { return len(a.River) == 0 && a.AppFrom == a.AppTo }
+
 // Up applies River's schema and then every pending app migration, holding
-// the migration lock.
-func (m *Migrator) Up(ctx context.Context) error {
+// the migration lock, and says what it applied.
+func (m *Migrator) Up(ctx context.Context) (Applied, error) {
 	conn, err := m.db.Pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return Applied{}, fmt.Errorf("migrate: %w", err)
 	}
 	defer conn.Release()
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrationLock); err != nil {
-		return fmt.Errorf("take the migration lock: %w", err)
+		return Applied{}, fmt.Errorf("take the migration lock: %w", err)
 	}
 	defer func() {
 		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLock)
@@ -85,23 +98,41 @@ func (m *Migrator) Up(ctx context.Context) error {
 	return m.up(ctx)
 }
 
-func (m *Migrator) up(ctx context.Context) error {
+func (m *Migrator) up(ctx context.Context) (Applied, error) {
+	var applied Applied
 	rm, err := m.river()
 	if err != nil {
-		return err
+		return applied, err
 	}
-	if _, err := rm.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return fmt.Errorf("migrate river schema up: %w", err)
+	res, err := rm.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return applied, fmt.Errorf("migrate river schema up: %w", err)
+	}
+	for _, v := range res.Versions {
+		applied.River = append(applied.River, v.Version)
 	}
 	mg, done, err := m.appMigrate()
 	if err != nil {
-		return err
+		return applied, err
 	}
 	defer done()
-	if err := mg.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
-		return fmt.Errorf("migrate app schema up: %w", err)
+	if applied.AppFrom, err = appVersion(mg); err != nil {
+		return applied, err
 	}
-	return nil
+	if err := mg.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+		return applied, fmt.Errorf("migrate app schema up: %w", err)
+	}
+	applied.AppTo, err = appVersion(mg)
+	return applied, err
+}
+
+// appVersion is the app's schema version, 0 when there is none.
+func appVersion(mg *migrate.Migrate) (uint, error) {
+	v, _, err := mg.Version()
+	if err != nil && !errors.Is(err, migrate.ErrNilVersion) {
+		return 0, fmt.Errorf("app schema version: %w", err)
+	}
+	return v, nil
 }
 
 // UpTo applies River's schema and the app migrations up to version (an

@@ -15,7 +15,9 @@ type capacityStep struct {
 
 // capacityResult is the outcome of one binary's search.
 type capacityResult struct {
-	Binary   string         `json:"binary"`
+	Binary string `json:"binary"`
+	// Topology is set when the run measured several.
+	Topology string         `json:"topology,omitempty"`
 	Capacity float64        `json:"capacity"` // highest rate that held; 0 when even the low bound failed
 	Bound    string         `json:"bound"`    // "exact" (within resolution), "at least" or "below"
 	Decision string         `json:"decision"`
@@ -61,51 +63,117 @@ func roundRate(r float64) float64 {
 // held; the high bound is never run (a rate that holds within the
 // resolution of it gives "at least").
 func searchCapacity(p searchParams, run func(rate float64) (bool, string)) capacityResult {
-	began := time.Now()
-	var res capacityResult
-	pass, fail := p.low, p.high
-	passTested, failTested := false, false
-	step := func(rate float64) bool {
-		ok, why := run(rate)
-		res.Steps = append(res.Steps, capacityStep{Rate: rate, Holds: ok, Why: why})
-		return ok
+	s := newCapacitySearch(p)
+	for {
+		rate, ok := s.next()
+		if !ok {
+			return s.result()
+		}
+		began := time.Now()
+		holds, why := run(rate)
+		s.record(holds, why, time.Since(began))
 	}
-	stopped := ""
-	for fail/pass > 1+p.resolution {
-		if len(res.Steps) >= p.maxSteps {
-			stopped = fmt.Sprintf("stopped after %d steps (-capacity-steps)", p.maxSteps)
-			break
-		}
-		mid := roundRate(math.Sqrt(pass * fail))
-		if mid <= pass || mid >= fail {
-			break // the rounding leaves nothing between them
-		}
-		if p.stepCost != nil && time.Since(began)+p.stepCost(mid) > p.budget {
-			stopped = fmt.Sprintf("stopped before a step at %g/s would pass the %s budget (-capacity-budget)", mid, p.budget)
-			break
-		}
-		if step(mid) {
-			pass, passTested = mid, true
-		} else {
-			fail, failTested = mid, true
-		}
+}
+
+// capacitySearch is searchCapacity one step at a time, so that the
+// searches of several targets can take turns (alternateSearches): next
+// says which rate to run, record takes how it went, result is the outcome.
+// Its budget counts the time of its own steps only.
+type capacitySearch struct {
+	p          searchParams
+	res        capacityResult
+	pass, fail float64
+	passTested bool
+	failTested bool
+	stopped    string
+	spent      time.Duration
+	// bisected: the bisection is over; lowTried: the low bound was handed
+	// out; over: nothing more to run.
+	bisected, lowTried, over bool
+	lowFailed                bool
+	// pending is the rate next handed out.
+	pending float64
+}
+
+func newCapacitySearch(p searchParams) *capacitySearch {
+	return &capacitySearch{p: p, pass: p.low, fail: p.high}
+}
+
+// next returns the rate of the next step, or false when the search is over.
+func (s *capacitySearch) next() (float64, bool) {
+	if s.over {
+		return 0, false
 	}
-	if !passTested && stopped == "" && len(res.Steps) < p.maxSteps {
-		if step(p.low) {
-			passTested = true
-		} else {
-			res.Bound, res.Capacity = "below", 0
-			res.Decision = fmt.Sprintf("even the low bound %g/s did not hold (%s): the capacity is below it; lower -capacity-low", p.low, res.Steps[len(res.Steps)-1].Why)
-			res.Elapsed = time.Since(began).Seconds()
-			return res
+	if !s.bisected {
+		if rate, ok := s.bisect(); ok {
+			s.pending = rate
+			return rate, true
 		}
+		s.bisected = true
 	}
-	res.Elapsed = time.Since(began).Seconds()
+	if !s.lowTried && !s.passTested && s.stopped == "" && len(s.res.Steps) < s.p.maxSteps {
+		s.lowTried = true
+		s.pending = s.p.low
+		return s.p.low, true
+	}
+	s.over = true
+	return 0, false
+}
+
+// bisect is the next step between pass and fail, or false (stopped says
+// why, unless the bounds met).
+func (s *capacitySearch) bisect() (float64, bool) {
+	p := s.p
+	if s.fail/s.pass <= 1+p.resolution {
+		return 0, false
+	}
+	if len(s.res.Steps) >= p.maxSteps {
+		s.stopped = fmt.Sprintf("stopped after %d steps (-capacity-steps)", p.maxSteps)
+		return 0, false
+	}
+	mid := roundRate(math.Sqrt(s.pass * s.fail))
+	if mid <= s.pass || mid >= s.fail {
+		return 0, false // the rounding leaves nothing between them
+	}
+	if p.stepCost != nil && s.spent+p.stepCost(mid) > p.budget {
+		s.stopped = fmt.Sprintf("stopped before a step at %g/s would pass the %s budget (-capacity-budget)", mid, p.budget)
+		return 0, false
+	}
+	return mid, true
+}
+
+// record takes the outcome of the step next handed out, and how long it took.
+func (s *capacitySearch) record(holds bool, why string, took time.Duration) {
+	rate := s.pending
+	s.spent += took
+	s.res.Steps = append(s.res.Steps, capacityStep{Rate: rate, Holds: holds, Why: why})
 	switch {
-	case !passTested:
+	case s.lowTried && holds:
+		s.passTested = true
+	case s.lowTried:
+		s.lowFailed = true
+		s.over = true
+	case holds:
+		s.pass, s.passTested = rate, true
+	default:
+		s.fail, s.failTested = rate, true
+	}
+}
+
+// result is the search's outcome so far (final once next says it is over).
+func (s *capacitySearch) result() capacityResult {
+	res := s.res
+	res.Steps = append([]capacityStep(nil), s.res.Steps...)
+	res.Elapsed = s.spent.Seconds()
+	p, pass, fail, stopped := s.p, s.pass, s.fail, s.stopped
+	switch {
+	case s.lowFailed:
+		res.Bound, res.Capacity = "below", 0
+		res.Decision = fmt.Sprintf("even the low bound %g/s did not hold (%s): the capacity is below it; lower -capacity-low", p.low, res.Steps[len(res.Steps)-1].Why)
+	case !s.passTested:
 		res.Bound = "below"
 		res.Decision = "no rate held before the search stopped: " + stopped
-	case !failTested:
+	case !s.failTested:
 		res.Capacity, res.Bound = pass, "at least"
 		res.Decision = fmt.Sprintf("every step held up to %g/s, within %.0f%% of the high bound %g/s: the capacity is at least %g/s; raise -capacity-high", pass, 100*p.resolution, p.high, pass)
 		if stopped != "" {
@@ -123,6 +191,33 @@ func searchCapacity(p searchParams, run func(rate float64) (bool, string)) capac
 		}
 	}
 	return res
+}
+
+// alternateSearches runs several searches (one per target) a step each in
+// turn, the order reversed every round as the rates' is (inTurn), until
+// every one is over; step runs search i's step at rate. Each search decides
+// its steps from its own outcomes only, so each ends as it would alone.
+func alternateSearches(searches []*capacitySearch, step func(i int, rate float64) (bool, string)) {
+	idx := make([]int, len(searches))
+	for i := range idx {
+		idx[i] = i
+	}
+	for round := 0; ; round++ {
+		ran := false
+		for _, i := range inTurn(idx, round) {
+			rate, ok := searches[i].next()
+			if !ok {
+				continue
+			}
+			ran = true
+			began := time.Now()
+			holds, why := step(i, rate)
+			searches[i].record(holds, why, time.Since(began))
+		}
+		if !ran {
+			return
+		}
+	}
 }
 
 func lastWhy(steps []capacityStep, rate float64) string {

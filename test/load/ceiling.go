@@ -45,7 +45,11 @@ type pgbenchRun struct {
 // ceilingResult is what this machine does with one binary's click SQL and
 // with River alone, in the same run.
 type ceilingResult struct {
-	Binary     string       `json:"binary"`
+	Binary string `json:"binary"`
+	// Topology is set when the run measured several: the click's SQL and
+	// the connections differ by topology (an api process notifies the
+	// workers; the clients count every process's pool).
+	Topology   string       `json:"topology,omitempty"`
 	Source     string       `json:"source"` // "captured" or "fallback (why)"
 	ScriptPath string       `json:"script_path"`
 	Script     scriptResult `json:"script"`
@@ -55,6 +59,9 @@ type ceilingResult struct {
 	AtRate     []pgbenchRun `json:"pgbench_at_rate"`
 	db         string
 }
+
+// label names the ceiling's target: "binary" or "binary/topology".
+func (c *ceilingResult) label() string { return joinLabel(c.Binary, c.Topology) }
 
 // riverCeilingResult is River's no-op ceiling.
 type riverCeilingResult struct {
@@ -107,8 +114,8 @@ func (h *harness) serverLogPath(ctx context.Context) (string, error) {
 // ceilings run on: a copy of the scratch database, holding the config the
 // script writes deliveries for.
 func (h *harness) captureClickSQL(ctx context.Context, tgt *target) (*ceilingResult, error) {
-	res := &ceilingResult{Binary: tgt.name, Protocol: h.opts.ceilingProtocol}
-	capDB := newDBName(tgt.name + "_capture")
+	res := &ceilingResult{Binary: tgt.name, Topology: tgt.topoLabel, Protocol: h.opts.ceilingProtocol}
+	capDB := newDBName(tgt.key() + "_capture")
 	if err := h.cl.create(ctx, capDB, ""); err != nil {
 		return res, err
 	}
@@ -149,7 +156,7 @@ func (h *harness) captureClickSQL(ctx context.Context, tgt *target) (*ceilingRes
 			return fmt.Errorf("server log: %w", err)
 		}
 		offset := st.Size()
-		top, err := startTopology(ctx, tgt.binary, h.opts.topology, h.dev, h.cl.dbURL(capDB), h.opts.env, h.outPath(tgt.name+"-capture"))
+		top, err := startTopology(ctx, tgt.binary, tgt.topo, h.dev, h.cl.dbURL(capDB), h.opts.env, h.outPath(tgt.key()+"-capture"))
 		if err != nil {
 			if top != nil {
 				_ = top.stop()
@@ -192,7 +199,7 @@ func (h *harness) captureClickSQL(ctx context.Context, tgt *target) (*ceilingRes
 	// The ceiling's database: a copy of the scratch one, with the config the
 	// scripts write for (inactive, so the captured SELECT of active configs
 	// still finds exactly the one the service found).
-	res.db = newDBName(tgt.name + "_pgbench")
+	res.db = newDBName(tgt.key() + "_pgbench")
 	if err := h.cl.create(ctx, res.db, capDB); err != nil {
 		return res, err
 	}
@@ -213,13 +220,13 @@ func (h *harness) captureClickSQL(ctx context.Context, tgt *target) (*ceilingRes
 			}
 			header := fmt.Sprintf("One widget click of %s (%s), captured by test/load on %s from the server log\n"+
 				"(log_min_duration_statement = 0) with one active partner. Run with -D notify_permille=N.",
-				tgt.name, tgt.info.Revision, time.Now().UTC().Format("2006-01-02 15:04 MST"))
+				tgt.label(), tgt.info.Revision, time.Now().UTC().Format("2006-01-02 15:04 MST"))
 			script, err := buildPgbenchScript(tx, captureFacts{corrID: corrIDs[i], configID: configID, seqs: seqs}, header)
 			if err != nil {
 				why = err
 				continue
 			}
-			path := h.outPath(tgt.name + "-click.sql")
+			path := h.outPath(tgt.key() + "-click.sql")
 			if err := os.WriteFile(path, []byte(script.Script), 0o600); err != nil {
 				return res, err
 			}
@@ -231,7 +238,7 @@ func (h *harness) captureClickSQL(ctx context.Context, tgt *target) (*ceilingRes
 		}
 	}
 	if res.Source == "" {
-		path := h.outPath(tgt.name + "-click-fallback.sql")
+		path := h.outPath(tgt.key() + "-click-fallback.sql")
 		if err := os.WriteFile(path, []byte(fallbackScript), 0o600); err != nil {
 			return res, err
 		}
@@ -241,7 +248,7 @@ func (h *harness) captureClickSQL(ctx context.Context, tgt *target) (*ceilingRes
 		res.Source = "fallback test/load/click-fallback.sql (capture: " + why.Error() + ")"
 		res.ScriptPath = h.rel(path)
 		res.Script = scriptResult{Script: fallbackScript, Statements: strings.Count(fallbackScript, ";\n") + strings.Count(fallbackScript, `\gset`)}
-		h.warn("%s: the ceiling runs the committed fallback script: %v", tgt.name, why)
+		h.warn("%s: the ceiling runs the committed fallback script: %v", tgt.label(), why)
 	}
 	return res, nil
 }

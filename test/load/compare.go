@@ -26,11 +26,11 @@ func compareRuns(a, b string, stdout io.Writer) error {
 			continue
 		}
 		for _, pb := range rb.Phases {
-			if pb.Kind != "rate" || pb.Binary != pa.Binary || pb.Rate != pa.Rate {
+			if pb.Kind != "rate" || pb.Binary != pa.Binary || pb.Topology != pa.Topology || pb.Rate != pa.Rate {
 				continue
 			}
 			fmt.Fprintf(stdout, "| %s | %g | %s → %s (×%.2f) | %s → %s (×%.2f) | %s → %s (×%.2f) | %s → %s (×%.2f) | %s → %s | %d / %d |\n",
-				pa.Binary, pa.Rate,
+				pa.label(), pa.Rate,
 				f1(pa.HTTP.P99), f1(pb.HTTP.P99), ratio(pb.HTTP.P99, pa.HTTP.P99),
 				f1(pa.Delivery.P50), f1(pb.Delivery.P50), ratio(pb.Delivery.P50, pa.Delivery.P50),
 				f1(pa.Delivery.P99), f1(pb.Delivery.P99), ratio(pb.Delivery.P99, pa.Delivery.P99),
@@ -41,8 +41,8 @@ func compareRuns(a, b string, stdout io.Writer) error {
 	}
 	for _, ca := range ra.Capacity {
 		for _, cb := range rb.Capacity {
-			if ca.Binary == cb.Binary {
-				fmt.Fprintf(stdout, "\ncapacity %s: %s %g → %s %g clicks/s (×%.2f)\n", ca.Binary, ca.Bound, ca.Capacity, cb.Bound, cb.Capacity, ratio(cb.Capacity, ca.Capacity))
+			if ca.Binary == cb.Binary && ca.Topology == cb.Topology {
+				fmt.Fprintf(stdout, "\ncapacity %s: %s %g → %s %g clicks/s (×%.2f)\n", joinLabel(ca.Binary, ca.Topology), ca.Bound, ca.Capacity, cb.Bound, cb.Capacity, ratio(cb.Capacity, ca.Capacity))
 			}
 		}
 	}

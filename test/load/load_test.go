@@ -564,7 +564,7 @@ func TestFlags(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []float64{20, 50}, o.rates)
 	require.Equal(t, []binarySpec{{"old", "/tmp/a"}, {"new", "build"}}, o.binaries)
-	require.Equal(t, []string{"api", "worker", "worker"}, o.topology)
+	require.Equal(t, [][]string{{"api", "worker", "worker"}}, o.topologies)
 	require.Equal(t, []string{"AURIX_LOG_LEVEL=warn", "X=a=b"}, o.env)
 
 	o, err = parseFlags(nil, &stderr)
@@ -572,9 +572,16 @@ func TestFlags(t *testing.T) {
 	require.Equal(t, []float64{50, 200, 500}, o.rates, "the default run")
 	require.Equal(t, 30*time.Second, o.duration)
 	require.Equal(t, []binarySpec{{"tree", "build"}}, o.binaries)
+	require.Equal(t, [][]string{{"all"}}, o.topologies)
+
+	o, err = parseFlags([]string{"-topology", "all, api+worker+worker"}, &stderr)
+	require.NoError(t, err)
+	require.Equal(t, [][]string{{"all"}, {"api", "worker", "worker"}}, o.topologies, "several topologies, comma-separated")
+	require.Equal(t, "all,api+worker+worker", o.topologyNames())
 
 	for _, bad := range [][]string{
 		{"-rates", "0"}, {"-rates", "x"}, {"-topology", "worker"}, {"-topology", "all+db"},
+		{"-topology", "all,all"}, {"-topology", "all,"}, {"-topology", "all,worker+worker"},
 		{"-binary", "a=/x,a=/y"}, {"-binary", "Bad Name=/x"}, {"-env", "NOEQUALS"}, {"-rates", "none"}, {"extra"},
 	} {
 		_, err := parseFlags(bad, &stderr)
@@ -640,4 +647,84 @@ func TestFallbackScriptIsAGeneratedScript(t *testing.T) {
 	require.Regexp(t, `(?m)^commit;$`, fallbackScript)
 	require.Regexp(t, `\\gset lv_s\d+_`, fallbackScript)
 	require.NotRegexp(t, `O-[A-Za-z0-9]{6}`, fallbackScript, "no captured correlation id left")
+}
+
+func TestTargetsPairEveryBinaryWithEveryTopology(t *testing.T) {
+	t.Parallel()
+	bins := []binarySpec{{"old", "/tmp/a"}, {"new", "build"}}
+	one := makeTargets(bins, [][]string{{"api", "worker"}})
+	require.Len(t, one, 2)
+	require.Equal(t, "old", one[0].label(), "one topology: named by the binary alone, as before")
+	require.Equal(t, "old", one[0].key())
+	require.Empty(t, one[0].topoLabel)
+
+	several := makeTargets(bins, [][]string{{"all"}, {"api", "worker", "worker"}})
+	var labels, keys []string
+	for _, tg := range several {
+		labels = append(labels, tg.label())
+		keys = append(keys, tg.key())
+	}
+	require.Equal(t, []string{"old/all", "old/api+worker+worker", "new/all", "new/api+worker+worker"}, labels)
+	require.Equal(t, []string{"old_all", "old_api_worker_worker", "new_all", "new_api_worker_worker"}, keys)
+	require.Regexp(t, `^aurix_load_[0-9a-f]{8}_new_api_worker_worker$`, newDBName(several[3].key()), "a database name PostgreSQL keeps whole (< 64 bytes)")
+	require.Equal(t, []string{"api", "worker", "worker"}, several[3].topo)
+}
+
+// TestCapacitySearchesTakeTurns: with several targets, each capacity step
+// of one is followed by a step of the next, the order reversed every round
+// (as the rates alternate), and each search ends exactly as it would alone.
+func TestCapacitySearchesTakeTurns(t *testing.T) {
+	t.Parallel()
+	p := searchParams{low: 50, high: 1600, resolution: 0.1, maxSteps: 12, budget: time.Hour}
+	capacities := []float64{240, 1210, 73}
+	holds := func(i int, rate float64) (bool, string) { return rate <= capacities[i], "fake" }
+	searches := make([]*capacitySearch, len(capacities))
+	for i := range searches {
+		searches[i] = newCapacitySearch(p)
+	}
+	var order []int
+	alternateSearches(searches, func(i int, rate float64) (bool, string) {
+		order = append(order, i)
+		return holds(i, rate)
+	})
+	alone := make([]capacityResult, len(capacities))
+	for i := range capacities {
+		alone[i] = searchCapacity(p, func(rate float64) (bool, string) { return holds(i, rate) })
+		got := searches[i].result()
+		require.Equal(t, alone[i].Steps, got.Steps, "target %d steps as it would alone", i)
+		require.Equal(t, alone[i].Capacity, got.Capacity)
+		require.Equal(t, alone[i].Bound, got.Bound)
+		require.Equal(t, alone[i].Decision, got.Decision)
+	}
+	require.Equal(t, []int{0, 1, 2, 2, 1, 0, 0, 1, 2}, order[:9], "a step of each in turn, the order reversed every round")
+	n := 0
+	for _, r := range alone {
+		n += len(r.Steps)
+	}
+	require.Len(t, order, n, "every step of every search, once")
+}
+
+func TestReportHasATopologyColumnOnlyWithSeveral(t *testing.T) {
+	t.Parallel()
+	phase := func(topology string) *phaseResult {
+		return &phaseResult{Binary: "tree", Topology: topology, Kind: "rate", Rate: 20, Sent: 100, Acked: 100, Statuses: map[string]int{}, Drained: true}
+	}
+	one := renderReport(&runResult{Topology: "api+worker+worker", Phases: []*phaseResult{phase("")},
+		Capacity: []*capacityResult{{Binary: "tree", Bound: "exact", Capacity: 240}}})
+	require.Contains(t, one, "Service: topology api+worker+worker;")
+	require.Contains(t, one, "| binary | clicks/s | kind |")
+	require.Contains(t, one, "| tree | 20 | rate |")
+	require.NotContains(t, one, "topology |")
+	require.Contains(t, one, "\ntree: **exact 240 clicks/s**")
+
+	several := renderReport(&runResult{Topology: "all,api+worker+worker", Phases: []*phaseResult{phase("all"), phase("api+worker+worker")},
+		Capacity: []*capacityResult{{Binary: "tree", Topology: "all", Bound: "exact", Capacity: 240}, {Binary: "tree", Topology: "api+worker+worker", Bound: "exact", Capacity: 230}}})
+	require.Contains(t, several, "Service: topologies all, api+worker+worker (")
+	require.Contains(t, several, "| binary | topology | clicks/s | kind |")
+	require.Contains(t, several, "|---|---|---:|---|")
+	require.Contains(t, several, "| tree | all | 20 | rate |")
+	require.Contains(t, several, "| tree | api+worker+worker | 20 | rate |")
+	require.Contains(t, several, "| binary | topology | clicks/s | peak RSS")
+	require.Contains(t, several, "\ntree/all: **exact 240 clicks/s**")
+	require.Contains(t, several, "\ntree/api+worker+worker: **exact 230 clicks/s**")
 }

@@ -53,7 +53,7 @@ type options struct {
 	warmup          time.Duration
 	binaries        []binarySpec
 	src             string
-	topology        []string
+	topologies      [][]string
 	env             []string
 	keepDB          bool
 	adminURL        string
@@ -82,7 +82,17 @@ type options struct {
 	seed            int64
 }
 
-func (o *options) topologyName() string { return strings.Join(o.topology, "+") }
+// topologyName is a topology as the flag spells it: api+worker+worker.
+func topologyName(roles []string) string { return strings.Join(roles, "+") }
+
+// topologyNames lists the run's topologies as the flag spells them.
+func (o *options) topologyNames() string {
+	names := make([]string, len(o.topologies))
+	for i, t := range o.topologies {
+		names[i] = topologyName(t)
+	}
+	return strings.Join(names, ",")
+}
 
 var binaryName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,20}$`)
 
@@ -144,9 +154,33 @@ func parseTopology(s string) ([]string, error) {
 		}
 	}
 	if !api {
-		return nil, errors.New("-topology: at least one process must be all or api (clicks go there)")
+		return nil, fmt.Errorf("-topology %s: at least one process must be all or api (clicks go there)", s)
 	}
 	return roles, nil
+}
+
+// parseTopologies reads one topology or several, comma-separated
+// ("all,api+worker+worker"): each is measured at every rate and capacity
+// step, alternately, as several binaries are.
+func parseTopologies(s string) ([][]string, error) {
+	var out [][]string
+	seen := map[string]bool{}
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			return nil, fmt.Errorf("-topology %q: an empty topology", s)
+		}
+		roles, err := parseTopology(item)
+		if err != nil {
+			return nil, err
+		}
+		if seen[item] {
+			return nil, fmt.Errorf("-topology: %s given twice", item)
+		}
+		seen[item] = true
+		out = append(out, roles)
+	}
+	return out, nil
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -158,7 +192,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "load at the phase's rate before each measured phase (not measured; drained first)")
 	bins := fs.String("binary", "build", "service binaries: a path, or name=path,name=path to compare (run alternately per rate); the path build builds the tree")
 	fs.StringVar(&o.src, "src", ".", "the module's source tree (builds, Taskfile's DEV_ENV, test/bench/README.md)")
-	topo := fs.String("topology", "all", "processes on the one database, by AURIX_ROLE: all, or e.g. api+worker+worker (clicks go to all/api processes)")
+	topo := fs.String("topology", "all", "processes on the one database, by AURIX_ROLE: all, or e.g. api+worker+worker (clicks go to all/api processes); several, comma-separated (all,api+worker+worker), are measured alternately per rate and per capacity step")
 	fs.Func("env", "KEY=VALUE for the service, repeatable (after the development settings)", func(s string) error {
 		if k, _, ok := strings.Cut(s, "="); !ok || k == "" {
 			return fmt.Errorf("-env %q is not KEY=VALUE", s)
@@ -182,8 +216,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.capHigh, "capacity-high", 1600, "capacity search: highest rate")
 	fs.Float64Var(&o.capResolution, "capacity-resolution", 0.1, "capacity search: stop when the failing rate is within this fraction above the holding one")
 	fs.DurationVar(&o.capP99, "capacity-p99", time.Second, "capacity search: click → partner p99 a rate must keep")
-	fs.DurationVar(&o.capBudget, "capacity-budget", 20*time.Minute, "capacity search: time per binary")
-	fs.IntVar(&o.capSteps, "capacity-steps", 8, "capacity search: steps per binary at most")
+	fs.DurationVar(&o.capBudget, "capacity-budget", 20*time.Minute, "capacity search: time per binary and topology")
+	fs.IntVar(&o.capSteps, "capacity-steps", 8, "capacity search: steps per binary and topology at most")
 	fs.DurationVar(&o.diskProbe, "disk-probe", 10*time.Second, "before the load, time fdatasync on PostgreSQL's disk this long (0: not)")
 	fs.IntVar(&o.preload, "preload", 0, "fill the tables with this many old clicks (with outbox rows, succeeded deliveries and attempts) before measuring")
 	fs.IntVar(&o.preloadChunk, "preload-chunk", 100000, "clicks per preload transaction")
@@ -211,7 +245,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if len(o.binaries) == 0 {
 		return nil, errors.New("-binary: no binary")
 	}
-	if o.topology, err = parseTopology(*topo); err != nil {
+	if o.topologies, err = parseTopologies(*topo); err != nil {
 		return nil, err
 	}
 	if o.duration < time.Second {
@@ -249,13 +283,55 @@ type binaryInfo struct {
 	DB       string `json:"database"`
 }
 
-// target is one binary with its database.
+// target is one binary in one topology, with its database: each rate and
+// each capacity step runs every target in turn.
 type target struct {
 	name, binary string
-	db           string
-	tag          string // the receiver's path for its config
-	configID     string
-	info         binaryInfo
+	// topo is the processes it runs as; topoLabel names it in the results
+	// when the run has several topologies ("" when it has one, so that a
+	// run of one topology reports as it always did).
+	topo      []string
+	topoLabel string
+	db        string
+	tag       string // the receiver's path for its config
+	configID  string
+	info      binaryInfo
+}
+
+// label names the target in logs and reports: the binary, and its
+// topology when the run has several ("tree/api+worker+worker").
+func (t *target) label() string { return joinLabel(t.name, t.topoLabel) }
+
+// key names the target in file and database names.
+func (t *target) key() string {
+	if t.topoLabel == "" {
+		return t.name
+	}
+	return t.name + "_" + strings.ReplaceAll(t.topoLabel, "+", "_")
+}
+
+// joinLabel is "binary" or "binary/topology".
+func joinLabel(binary, topology string) string {
+	if topology == "" {
+		return binary
+	}
+	return binary + "/" + topology
+}
+
+// makeTargets pairs every binary with every topology, binary by binary;
+// topoLabel is set only when there are several topologies.
+func makeTargets(binaries []binarySpec, topologies [][]string) []*target {
+	var out []*target
+	for _, b := range binaries {
+		for _, topo := range topologies {
+			t := &target{name: b.name, binary: b.path, topo: topo}
+			if len(topologies) > 1 {
+				t.topoLabel = topologyName(topo)
+			}
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // harness is one run.
@@ -329,7 +405,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	h := &harness{opts: opts, stderr: stderr, stamp: time.Now().UTC().Format("20060102-150405")}
 	h.res = &runResult{Started: time.Now().UTC(), Args: args, Command: commandLine(args), Note: opts.note,
-		Topology: opts.topologyName()}
+		Topology: opts.topologyNames()}
 	code := h.run(ctx, stdout)
 	if ctx.Err() != nil {
 		fmt.Fprintln(stderr, "load: interrupted")
@@ -393,14 +469,14 @@ func (h *harness) run(ctx context.Context, stdout io.Writer) int {
 	}
 	if o.preload > 0 {
 		for _, t := range targets {
-			h.logf("%s: preloading %d clicks", t.name, o.preload)
+			h.logf("%s: preloading %d clicks", t.label(), o.preload)
 			pr, err := h.preload(ctx, t, o.preload, o.preloadChunk)
 			if err != nil {
-				h.fail("%s: preload: %v", t.name, err)
+				h.fail("%s: preload: %v", t.label(), err)
 				return h.finish(stdout)
 			}
 			h.res.Preload = append(h.res.Preload, pr)
-			h.logf("%s: preloaded %d clicks in %.0f s (%.0f/s), VACUUM ANALYZE %.0f s", t.name, pr.Rows, pr.InsertS, pr.RowsPerS, pr.VacuumS)
+			h.logf("%s: preloaded %d clicks in %.0f s (%.0f/s), VACUUM ANALYZE %.0f s", t.label(), pr.Rows, pr.InsertS, pr.RowsPerS, pr.VacuumS)
 		}
 	}
 	if o.ceiling {
@@ -413,24 +489,25 @@ func (h *harness) run(ctx context.Context, stdout io.Writer) int {
 		if o.ceiling {
 			h.ceilingsAtRate(ctx, rate)
 		}
-		order := targets
-		if i%2 == 1 {
-			order = reversed(targets)
-		}
-		for _, t := range order {
+		for _, t := range inTurn(targets, i) {
 			r := h.runPhase(ctx, t, phaseSpec{kind: "rate", rate: rate, duration: o.duration})
 			h.record(r)
 		}
 	}
 	if o.capacity {
-		for _, t := range targets {
-			if ctx.Err() != nil {
-				break
-			}
-			h.searchCapacity(ctx, t)
-		}
+		h.searchCapacities(ctx, targets)
 	}
 	return h.finish(stdout)
+}
+
+// inTurn is the order the targets run in at round i (a rate, or a
+// capacity step): as given, then reversed, and so on, so that no target
+// always runs first (after a restart of PostgreSQL's caches, say) or last.
+func inTurn[T any](s []T, i int) []T {
+	if i%2 == 0 {
+		return s
+	}
+	return reversed(s)
 }
 
 func reversed[T any](s []T) []T {
@@ -445,37 +522,47 @@ func reversed[T any](s []T) []T {
 func (h *harness) record(r *phaseResult) {
 	h.res.Phases = append(h.res.Phases, r)
 	h.logf("%s at %g/s: %d sent, %d acknowledged; HTTP p50 %.1f p99 %.1f ms; click → partner p50 %.1f p99 %.1f ms; missing %d, duplicates %d; drain %.1f s",
-		r.Binary, r.Rate, r.Sent, r.Acked, r.HTTP.P50, r.HTTP.P99, r.Delivery.P50, r.Delivery.P99, r.Missing, r.Duplicates, r.DrainS)
+		r.label(), r.Rate, r.Sent, r.Acked, r.HTTP.P50, r.HTTP.P99, r.Delivery.P50, r.Delivery.P99, r.Missing, r.Duplicates, r.DrainS)
 	for _, f := range r.Failures {
-		h.fail("%s at %g/s: %s", r.Binary, r.Rate, f)
+		h.fail("%s at %g/s: %s", r.label(), r.Rate, f)
 	}
 	for _, w := range r.Warnings {
-		h.logf("warning: %s at %g/s: %s", r.Binary, r.Rate, w)
+		h.logf("warning: %s at %g/s: %s", r.label(), r.Rate, w)
 	}
 }
 
-// searchCapacity runs the capacity search for one binary.
-func (h *harness) searchCapacity(ctx context.Context, t *target) {
+// searchCapacities runs the capacity search of every target, a step of
+// each in turn (the order reversed every round, as the rates are), so that
+// the targets' steps share the machine's state over the whole search.
+func (h *harness) searchCapacities(ctx context.Context, targets []*target) {
 	o := h.opts
-	h.logf("%s: capacity search between %g and %g/s, %s per step", t.name, o.capLow, o.capHigh, o.duration)
 	p := searchParams{low: o.capLow, high: o.capHigh, resolution: o.capResolution, maxSteps: o.capSteps, budget: o.capBudget,
 		stepCost: func(rate float64) time.Duration {
 			return 10*time.Second + o.warmup + o.duration + o.duration/2 // start-up, warm-up, load, a drain
 		}}
-	res := searchCapacity(p, func(rate float64) (bool, string) {
+	searches := make([]*capacitySearch, len(targets))
+	for i, t := range targets {
+		searches[i] = newCapacitySearch(p)
+		h.logf("%s: capacity search between %g and %g/s, %s per step", t.label(), o.capLow, o.capHigh, o.duration)
+	}
+	alternateSearches(searches, func(i int, rate float64) (bool, string) {
+		t := targets[i]
 		if ctx.Err() != nil {
 			return false, "interrupted"
 		}
 		r := h.runPhase(ctx, t, phaseSpec{kind: "capacity", rate: rate, duration: o.duration, abort: true})
 		h.record(r)
-		h.logf("%s capacity step %g/s: holds=%v (%s)", t.name, rate, r.Holds, r.Why)
+		h.logf("%s capacity step %g/s: holds=%v (%s)", t.label(), rate, r.Holds, r.Why)
 		return r.Holds, r.Why
 	})
-	res.Binary = t.name
-	res.StepDurationS = o.duration.Seconds()
-	res.ResolutionFactor = o.capResolution
-	h.res.Capacity = append(h.res.Capacity, &res)
-	h.logf("%s: capacity %s %g/s: %s", t.name, res.Bound, res.Capacity, res.Decision)
+	for i, t := range targets {
+		res := searches[i].result()
+		res.Binary, res.Topology = t.name, t.topoLabel
+		res.StepDurationS = o.duration.Seconds()
+		res.ResolutionFactor = o.capResolution
+		h.res.Capacity = append(h.res.Capacity, &res)
+		h.logf("%s: capacity %s %g/s: %s", t.label(), res.Bound, res.Capacity, res.Decision)
+	}
 }
 
 // findRoot is the module root at or above dir.
@@ -500,32 +587,39 @@ func findRoot(dir string) (string, error) {
 // database with the receiver registered as its active partner and one click
 // delivered end to end.
 func (h *harness) prepare(ctx context.Context) ([]*target, error) {
-	var targets []*target
+	infos := map[string]binaryInfo{} // binary name → the executable's description
 	for _, b := range h.opts.binaries {
-		t := &target{name: b.name, binary: b.path}
+		path := b.path
 		if b.path == "build" {
-			t.binary = h.outPath("aurix-" + b.name)
-			h.logf("building %s", h.rel(t.binary))
-			cmd := execCommand(ctx, h.root, "go", "build", "-o", t.binary, "./bootstrap/cmd/aurix")
+			path = h.outPath("aurix-" + b.name)
+			h.logf("building %s", h.rel(path))
+			cmd := execCommand(ctx, h.root, "go", "build", "-o", path, "./bootstrap/cmd/aurix")
 			if out, err := cmd.CombinedOutput(); err != nil {
 				return nil, fmt.Errorf("go build: %w\n%s", err, out)
 			}
-		} else if !filepath.IsAbs(t.binary) {
-			if _, err := os.Stat(t.binary); err != nil {
-				t.binary = filepath.Join(h.root, t.binary)
+		} else if !filepath.IsAbs(path) {
+			if _, err := os.Stat(path); err != nil {
+				path = filepath.Join(h.root, path)
 			}
-			if abs, err := filepath.Abs(t.binary); err == nil {
-				t.binary = abs
+			if abs, err := filepath.Abs(path); err == nil {
+				path = abs
 			}
 		}
-		if st, err := os.Stat(t.binary); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-			return nil, fmt.Errorf("-binary %s: %s is not an executable file", b.name, t.binary)
+		if st, err := os.Stat(path); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+			return nil, fmt.Errorf("-binary %s: %s is not an executable file", b.name, path)
 		}
-		t.info = describeBinary(b.name, t.binary)
+		info := describeBinary(b.name, path)
 		if b.path == "build" {
-			t.info.Revision, t.info.Modified = gitRevision(ctx, h.root)
+			info.Revision, info.Modified = gitRevision(ctx, h.root)
 		}
-		t.db = newDBName(t.name)
+		infos[b.name] = info
+	}
+	targets := makeTargets(h.opts.binaries, h.opts.topologies)
+	var dbs []string
+	for i, t := range targets {
+		t.info = infos[t.name]
+		t.binary = t.info.Path
+		t.db = newDBName(t.key())
 		t.tag = t.db
 		t.info.DB = t.db
 		if err := h.cl.create(ctx, t.db, ""); err != nil {
@@ -535,12 +629,12 @@ func (h *harness) prepare(ctx context.Context) ([]*target, error) {
 		if err := migrate(ctx, t.binary, h.cl.dbURL(t.db)); err != nil {
 			return nil, err
 		}
-		top, err := startTopology(ctx, t.binary, h.opts.topology, h.dev, h.cl.dbURL(t.db), h.opts.env, h.outPath(t.name+"-prepare"))
+		top, err := startTopology(ctx, t.binary, t.topo, h.dev, h.cl.dbURL(t.db), h.opts.env, h.outPath(t.key()+"-prepare"))
 		if err != nil {
 			if top != nil {
 				_ = top.stop()
 			}
-			return nil, fmt.Errorf("%s: %w", t.name, err)
+			return nil, fmt.Errorf("%s: %w", t.label(), err)
 		}
 		t.configID, err = h.registerPartner(ctx, top, t.tag)
 		if err == nil {
@@ -548,13 +642,19 @@ func (h *harness) prepare(ctx context.Context) ([]*target, error) {
 		}
 		stopErr := top.stop()
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", t.name, err)
+			return nil, fmt.Errorf("%s: %w", t.label(), err)
 		}
 		if stopErr != nil {
-			return nil, fmt.Errorf("%s: %w", t.name, stopErr)
+			return nil, fmt.Errorf("%s: %w", t.label(), stopErr)
 		}
-		h.res.Binaries = append(h.res.Binaries, t.info)
-		targets = append(targets, t)
+		dbs = append(dbs, t.db)
+		// A binary is listed once, with the databases of its topologies.
+		if i == len(targets)-1 || targets[i+1].name != t.name {
+			info := t.info
+			info.DB = strings.Join(dbs, " ")
+			h.res.Binaries = append(h.res.Binaries, info)
+			dbs = nil
+		}
 	}
 	return targets, nil
 }
@@ -584,22 +684,22 @@ func (h *harness) cleanup() {
 // ceilings (pgbench per binary, River once).
 func (h *harness) ceilings(ctx context.Context, targets []*target) {
 	o := h.opts
-	clients := o.ceilingClients
-	if clients == 0 {
-		clients = envInt(h.dev, o.env, "AURIX_DATABASE_MAX_CONNS", 20) * len(o.topology)
-	}
 	for _, t := range targets {
-		h.logf("%s: capturing the per-click SQL", t.name)
+		clients := o.ceilingClients
+		if clients == 0 {
+			clients = envInt(h.dev, o.env, "AURIX_DATABASE_MAX_CONNS", 20) * len(t.topo)
+		}
+		h.logf("%s: capturing the per-click SQL", t.label())
 		c, err := h.captureClickSQL(ctx, t)
 		if err != nil {
-			h.warn("%s: no pgbench ceiling: %v", t.name, err)
+			h.warn("%s: no pgbench ceiling: %v", t.label(), err)
 			continue
 		}
 		c.Clients = clients
 		c.Max = h.runPgbench(ctx, c, 0, o.ceilingDuration, 10)
-		h.logf("%s: pgbench (%s, %d clients) %.0f tx/s, p50 %.1f p99 %.1f ms (%s)", t.name, c.Protocol, clients, c.Max.TPS, c.Max.Latency.P50, c.Max.Latency.P99, c.Source)
+		h.logf("%s: pgbench (%s, %d clients) %.0f tx/s, p50 %.1f p99 %.1f ms (%s)", t.label(), c.Protocol, clients, c.Max.TPS, c.Max.Latency.P50, c.Max.Latency.P99, c.Source)
 		if c.Max.Failed != "" {
-			h.warn("%s: pgbench: %s", t.name, c.Max.Failed)
+			h.warn("%s: pgbench: %s", t.label(), c.Max.Failed)
 		}
 		h.res.Ceilings = append(h.res.Ceilings, c)
 	}
@@ -625,9 +725,9 @@ func (h *harness) ceilingsAtRate(ctx context.Context, rate float64) {
 	for _, c := range h.res.Ceilings {
 		r := h.runPgbench(ctx, c, rate, o.ceilingDuration, permille)
 		c.AtRate = append(c.AtRate, r)
-		h.logf("%s: pgbench at %g/s: p50 %.1f p99 %.1f ms", c.Binary, rate, r.Latency.P50, r.Latency.P99)
+		h.logf("%s: pgbench at %g/s: p50 %.1f p99 %.1f ms", c.label(), rate, r.Latency.P50, r.Latency.P99)
 		if r.Failed != "" {
-			h.warn("%s: pgbench at %g/s: %s", c.Binary, rate, r.Failed)
+			h.warn("%s: pgbench at %g/s: %s", c.label(), rate, r.Failed)
 		}
 	}
 	if h.res.River != nil && len(h.res.Ceilings) > 0 {

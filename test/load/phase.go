@@ -46,9 +46,12 @@ type perEvent struct {
 	HarnessMs float64 `json:"harness_ms"`
 }
 
-// phaseResult is one binary at one rate.
+// phaseResult is one binary (in one topology) at one rate.
 type phaseResult struct {
-	Binary    string    `json:"binary"`
+	Binary string `json:"binary"`
+	// Topology is set when the run measured several (the run's Topology
+	// names the one otherwise).
+	Topology  string    `json:"topology,omitempty"`
 	Kind      string    `json:"kind"` // rate or capacity
 	Rate      float64   `json:"rate"`
 	DurationS float64   `json:"duration_s"`
@@ -100,6 +103,9 @@ type phaseResult struct {
 	records []*clickRecord
 	missing []*clickRecord
 }
+
+// label names the phase's target: "binary" or "binary/topology".
+func (r *phaseResult) label() string { return joinLabel(r.Binary, r.Topology) }
 
 // secondPoint is one second of the schedule (T seconds after its start).
 type secondPoint struct {
@@ -171,11 +177,11 @@ func (c holdCriteria) judge(r *phaseResult) (bool, string) {
 // acknowledged event to reach the partner (or the drain timeout), and stops
 // the topology.
 func (h *harness) runPhase(ctx context.Context, tgt *target, spec phaseSpec) *phaseResult {
-	res := &phaseResult{Binary: tgt.name, Kind: spec.kind, Rate: spec.rate, DurationS: spec.duration.Seconds(),
+	res := &phaseResult{Binary: tgt.name, Topology: tgt.topoLabel, Kind: spec.kind, Rate: spec.rate, DurationS: spec.duration.Seconds(),
 		Statuses: map[string]int{}, GenConnLimit: h.opts.maxConns}
-	label := fmt.Sprintf("%s-%s%g", tgt.name, spec.kind, spec.rate)
-	h.logf("%s at %g clicks/s for %s: starting %s", tgt.name, spec.rate, spec.duration, h.opts.topologyName())
-	top, err := startTopology(ctx, tgt.binary, h.opts.topology, h.dev, h.cl.dbURL(tgt.db), h.opts.env, h.outPath(label))
+	label := fmt.Sprintf("%s-%s%g", tgt.key(), spec.kind, spec.rate)
+	h.logf("%s at %g clicks/s for %s: starting %s", tgt.label(), spec.rate, spec.duration, topologyName(tgt.topo))
+	top, err := startTopology(ctx, tgt.binary, tgt.topo, h.dev, h.cl.dbURL(tgt.db), h.opts.env, h.outPath(label))
 	if err != nil {
 		if top != nil {
 			_ = top.stop()

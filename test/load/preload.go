@@ -9,6 +9,7 @@ import (
 // preloadResult says how the tables were filled before the measurements.
 type preloadResult struct {
 	Binary     string           `json:"binary"`
+	Topology   string           `json:"topology,omitempty"` // set when the run measured several
 	Rows       int              `json:"rows"`
 	InsertS    float64          `json:"insert_s"`
 	VacuumS    float64          `json:"vacuum_analyze_s"`
@@ -60,7 +61,7 @@ SELECT id, event_id, $5::uuid, 1, 204, 2.5, '', '', created_at + interval '42 mi
 // preload fills the target's database with n old clicks in chunks, then
 // VACUUM ANALYZE (autovacuum may be off, as on the benchmark machine).
 func (h *harness) preload(ctx context.Context, tgt *target, n, chunk int) (preloadResult, error) {
-	res := preloadResult{Binary: tgt.name, Rows: n}
+	res := preloadResult{Binary: tgt.name, Topology: tgt.topoLabel, Rows: n}
 	conn, err := h.cl.connect(ctx, tgt.db)
 	if err != nil {
 		return res, err
@@ -89,7 +90,7 @@ func (h *harness) preload(ctx context.Context, tgt *target, n, chunk int) (prelo
 			return res, err
 		}
 		if time.Since(last) > 10*time.Second {
-			h.logf("%s: preloaded %d of %d clicks (%.0f/s)", tgt.name, to, n, float64(to)/time.Since(began).Seconds())
+			h.logf("%s: preloaded %d of %d clicks (%.0f/s)", tgt.label(), to, n, float64(to)/time.Since(began).Seconds())
 			last = time.Now()
 		}
 	}

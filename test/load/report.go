@@ -23,7 +23,9 @@ type runResult struct {
 	Command   string    `json:"command"`
 	Args      []string  `json:"args"`
 	Note      string    `json:"note,omitempty"`
-	Topology  string    `json:"topology"`
+	// Topology is the -topology flag: one topology, or several
+	// comma-separated, each then named in the phases and capacities.
+	Topology string `json:"topology"`
 
 	Machine  machineInfo         `json:"machine"`
 	Disk     *diskResult         `json:"disk,omitempty"`
@@ -48,8 +50,9 @@ type runResult struct {
 
 // phaseRatios relates one phase to the ceilings measured in the same run.
 type phaseRatios struct {
-	Binary string  `json:"binary"`
-	Rate   float64 `json:"rate"`
+	Binary   string  `json:"binary"`
+	Topology string  `json:"topology,omitempty"`
+	Rate     float64 `json:"rate"`
 	// LoadOfCeiling is the rate ÷ the combined ceiling (pgbench's click
 	// transactions and River's no-op jobs sharing the cores).
 	LoadOfCeiling float64 `json:"rate_over_combined_ceiling"`
@@ -78,9 +81,9 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
-func (h *harness) ceilingFor(binary string) *ceilingResult {
+func (h *harness) ceilingFor(binary, topology string) *ceilingResult {
 	for _, c := range h.res.Ceilings {
-		if c.Binary == binary {
+		if c.Binary == binary && c.Topology == topology {
 			return c
 		}
 	}
@@ -115,11 +118,11 @@ func (h *harness) ratios() {
 	}
 	rmax := h.res.River.Max
 	for _, p := range h.res.Phases {
-		c := h.ceilingFor(p.Binary)
+		c := h.ceilingFor(p.Binary, p.Topology)
 		if c == nil || c.Max.Failed != "" || p.Kind != "rate" {
 			continue
 		}
-		r := phaseRatios{Binary: p.Binary, Rate: p.Rate, LoadOfCeiling: ratio(p.Rate, combined(c.Max.TPS, rmax.JobsPerS))}
+		r := phaseRatios{Binary: p.Binary, Topology: p.Topology, Rate: p.Rate, LoadOfCeiling: ratio(p.Rate, combined(c.Max.TPS, rmax.JobsPerS))}
 		if pg := pgAt(c, p.Rate); pg != nil {
 			r.HTTPP50, r.HTTPP99 = ratio(p.HTTP.P50, pg.Latency.P50), ratio(p.HTTP.P99, pg.Latency.P99)
 			if rv := h.riverAt(p.Rate); rv != nil {
@@ -131,7 +134,7 @@ func (h *harness) ratios() {
 		h.res.Ratios = append(h.res.Ratios, r)
 	}
 	for _, cap := range h.res.Capacity {
-		c := h.ceilingFor(cap.Binary)
+		c := h.ceilingFor(cap.Binary, cap.Topology)
 		if c == nil || c.Max.Failed != "" {
 			continue
 		}
@@ -152,7 +155,7 @@ func (h *harness) finish(stdout io.Writer) int {
 	for _, p := range r.Phases {
 		h.recheckMissing(p)
 		if p.ArrivedLate > 0 {
-			h.warn("%s at %g/s: %d of the %d missing events arrived later in the run, after the drain timeout", p.Binary, p.Rate, p.ArrivedLate, p.Missing)
+			h.warn("%s at %g/s: %d of the %d missing events arrived later in the run, after the drain timeout", p.label(), p.Rate, p.ArrivedLate, p.Missing)
 		}
 	}
 	r.UnackedArrivals = h.tr.unacknowledgedArrivals()
@@ -282,7 +285,25 @@ func renderReport(r *runResult) string {
 		}
 		bins = append(bins, fmt.Sprintf("%s (%s%s)", bi.Name, orDash(bi.Revision), mod))
 	}
-	w("Service: topology %s; binaries %s; development settings of Taskfile's DEV_ENV, rate limit off", r.Topology, strings.Join(bins, ", "))
+	multi := strings.Contains(r.Topology, ",")
+	if multi {
+		w("Service: topologies %s (each on a database of its own, run in turn at every rate and capacity step, the order reversed each time); binaries %s; development settings of Taskfile's DEV_ENV, rate limit off",
+			strings.ReplaceAll(r.Topology, ",", ", "), strings.Join(bins, ", "))
+	} else {
+		w("Service: topology %s; binaries %s; development settings of Taskfile's DEV_ENV, rate limit off", r.Topology, strings.Join(bins, ", "))
+	}
+	// who is a row's first cells: the binary, and its topology when the
+	// run has several (the tables then have a topology column).
+	who := func(binary, topology string) string {
+		if multi {
+			return binary + " | " + topology
+		}
+		return binary
+	}
+	whoHead, whoRule := "binary", "---"
+	if multi {
+		whoHead, whoRule = "binary | topology", "---|---"
+	}
 	var extra []string
 	for _, e := range r.Env {
 		if strings.HasPrefix(e, "-env ") {
@@ -296,8 +317,8 @@ func renderReport(r *runResult) string {
 
 	if len(r.Phases) > 0 {
 		w("Latency counts from each click's scheduled send time. Click → partner: the first arrival of the click's `widget.click` at the partner.\n\n")
-		w("| binary | clicks/s | kind | sent | 201 | not 201 | HTTP p50 / p99 / max ms | click → partner p50 / p95 / p99 / max ms | missing | twice | backlog at end | drain s | partner max in flight |\n")
-		w("|---|---:|---|---:|---:|---|---|---|---:|---:|---:|---:|---:|\n")
+		w("| %s | clicks/s | kind | sent | 201 | not 201 | HTTP p50 / p99 / max ms | click → partner p50 / p95 / p99 / max ms | missing | twice | backlog at end | drain s | partner max in flight |\n", whoHead)
+		w("|%s|---:|---|---:|---:|---|---|---|---:|---:|---:|---:|---:|\n", whoRule)
 		for _, p := range r.Phases {
 			not := "0"
 			if len(p.Statuses) > 0 {
@@ -316,11 +337,11 @@ func renderReport(r *runResult) string {
 				kind = "capacity step: " + map[bool]string{true: "holds", false: "fails"}[p.Holds]
 			}
 			w("| %s | %g | %s | %d | %d | %s | %s | %s | %d | %d | %d | %s | %d |\n",
-				p.Binary, p.Rate, kind, p.Sent, p.Acked, not, lat(p.HTTP, false), lat(p.Delivery, true),
+				who(p.Binary, p.Topology), p.Rate, kind, p.Sent, p.Acked, not, lat(p.HTTP, false), lat(p.Delivery, true),
 				p.Missing, p.Duplicates, p.BacklogEnd, drain, p.RecvMaxInflight)
 		}
-		w("\n| binary | clicks/s | peak RSS MiB (VmHWM; idle) | ΔRSS KiB per in-flight delivery / per open click | Go CPU ms/click | PostgreSQL ms/click | generator ms/click | PG shared s | other load | log ERROR / WARN | send lag p99 / max ms |\n")
-		w("|---|---:|---|---|---:|---:|---:|---:|---:|---|---|\n")
+		w("\n| %s | clicks/s | peak RSS MiB (VmHWM; idle) | ΔRSS KiB per in-flight delivery / per open click | Go CPU ms/click | PostgreSQL ms/click | generator ms/click | PG shared s | other load | log ERROR / WARN | send lag p99 / max ms |\n", whoHead)
+		w("|%s|---:|---|---|---:|---:|---:|---:|---:|---|---|\n", whoRule)
 		for _, p := range r.Phases {
 			var rss []string
 			errs, warns, nonJSON := 0, 0, 0
@@ -335,7 +356,7 @@ func renderReport(r *runResult) string {
 				logs += fmt.Sprintf(" (+%d not JSON)", nonJSON)
 			}
 			other := ratio(p.CPU.OtherS+p.CPU.PGOtherDBsS, p.CPU.MachineTotalS) * 100
-			w("| %s | %g | %s | ≤ %s / ≤ %s | %s | %s | %s | %s | %.0f%% | %s | %s / %s |\n", p.Binary, p.Rate, strings.Join(rss, " + "),
+			w("| %s | %g | %s | ≤ %s / ≤ %s | %s | %s | %s | %s | %.0f%% | %s | %s / %s |\n", who(p.Binary, p.Topology), p.Rate, strings.Join(rss, " + "),
 				f1(p.KiBPerInflightDelivery), f1(p.KiBPerOpenConnection), f1(p.PerEvent.ServiceMs), f1(p.PerEvent.PGMs), f1(p.PerEvent.HarnessMs), f1(p.CPU.PGSharedS), other, logs, f1(p.Lag.P99), f1(p.Lag.Max))
 		}
 		w("\nCPU is per acknowledged click over the window from the first scheduled click to the last delivery: Go = the service's processes, PostgreSQL = the backends of the load database; PG shared = postmaster and background processes (shared with every database of the server, not in the per-click figure); other load = everything else on the machine (other tenants), as a share of all cores; generator = this program (generator and receiver). ΔRSS per item = (VmHWM − idle VmRSS) ÷ the most deliveries (or click requests) in flight at once: an upper bound, since pools, buffers and GC headroom grow too; hold deliveries in flight with `-receiver-delay` to measure it (README.md, section Load harness).\n")
@@ -345,10 +366,10 @@ func renderReport(r *runResult) string {
 		w("\n### Ceiling (same run)\n\n")
 		w("| what | rate | tx or jobs/s | p50 / p99 ms | CPU ms per tx or job |\n|---|---:|---:|---|---|\n")
 		for _, c := range r.Ceilings {
-			label := fmt.Sprintf("pgbench -M %s, %d clients, %s's click SQL (%d statements, %s)", c.Protocol, c.Clients, c.Binary, c.Script.Statements, c.Source)
+			label := fmt.Sprintf("pgbench -M %s, %d clients, %s's click SQL (%d statements, %s)", c.Protocol, c.Clients, c.label(), c.Script.Statements, c.Source)
 			w("| %s | max | %s | %s / %s | PG %s + client %s |\n", label, f1(c.Max.TPS), f1(c.Max.Latency.P50), f1(c.Max.Latency.P99), f1(c.Max.PGCPUms), f1(c.Max.ClientCPUms))
 			for _, a := range c.AtRate {
-				w("| pgbench, %s's SQL | %g | %s | %s / %s | PG %s |\n", c.Binary, a.Rate, f1(a.TPS), f1(a.Latency.P50), f1(a.Latency.P99), f1(a.PGCPUms))
+				w("| pgbench, %s's SQL | %g | %s | %s / %s | PG %s |\n", c.label(), a.Rate, f1(a.TPS), f1(a.Latency.P50), f1(a.Latency.P99), f1(a.PGCPUms))
 			}
 		}
 		if rv := r.River; rv != nil {
@@ -359,19 +380,23 @@ func renderReport(r *runResult) string {
 			}
 		}
 		if len(r.Ratios) > 0 {
-			w("\n| binary | clicks/s | rate ÷ combined ceiling | HTTP p50 / p99 ÷ pgbench at the rate | click → partner p50 / p99 ÷ floor | CPU per click ÷ ceiling |\n|---|---:|---:|---|---|---:|\n")
+			w("\n| %s | clicks/s | rate ÷ combined ceiling | HTTP p50 / p99 ÷ pgbench at the rate | click → partner p50 / p99 ÷ floor | CPU per click ÷ ceiling |\n|%s|---:|---:|---|---|---:|\n", whoHead, whoRule)
 			for _, x := range r.Ratios {
-				w("| %s | %g | %s | %s / %s | %s / %s | %s |\n", x.Binary, x.Rate, f1(x.LoadOfCeiling), f1(x.HTTPP50), f1(x.HTTPP99), f1(x.DeliveryP50), f1(x.DeliveryP99), f1(x.CPU))
+				w("| %s | %g | %s | %s / %s | %s / %s | %s |\n", who(x.Binary, x.Topology), x.Rate, f1(x.LoadOfCeiling), f1(x.HTTPP50), f1(x.HTTPP99), f1(x.DeliveryP50), f1(x.DeliveryP99), f1(x.CPU))
 			}
 			w("\nCombined ceiling = 1 / (1/pgbench max + 1/River max): a click's transaction and one no-op job on the same cores. Floor = pgbench's latency at the rate + River's insert → worked latency at the rate. CPU ceiling = pgbench's PostgreSQL CPU per transaction + River's Go and PostgreSQL CPU per job.\n")
 		}
 	}
 
 	if len(r.Capacity) > 0 {
-		w("\n### Capacity\n\nA rate holds when every click is answered 201, every acknowledged event is received, click → partner p99 stays within the limit, and the backlog is flat (least-squares growth over the second half at most 100 ms of clicks); a step stops early once more than 1%% of its clicks are certain to miss the limit or one is refused. Rates are bisected on a log scale between -capacity-low and -capacity-high.\n")
+		w("\n### Capacity\n\nA rate holds when every click is answered 201, every acknowledged event is received, click → partner p99 stays within the limit, and the backlog is flat (least-squares growth over the second half at most 100 ms of clicks); a step stops early once more than 1%% of its clicks are certain to miss the limit or one is refused. Rates are bisected on a log scale between -capacity-low and -capacity-high.")
+		if len(r.Capacity) > 1 {
+			w(" The searches took turns, a step of each, the order reversed every round; each decided its steps from its own outcomes.")
+		}
+		w("\n")
 	}
 	for _, c := range r.Capacity {
-		w("\n%s: ", c.Binary)
+		w("\n%s: ", joinLabel(c.Binary, c.Topology))
 		w("**%s %g clicks/s** (%s steps of %.0f s)", c.Bound, c.Capacity, fmt.Sprint(len(c.Steps)), c.StepDurationS)
 		if c.CombinedCeiling > 0 {
 			w("; %.2f of the combined ceiling %.0f/s (pgbench %.0f/s: %.2f)", c.RatioToCombined, c.CombinedCeiling, c.PgbenchCeiling, c.RatioToClickSQL)
@@ -383,7 +408,7 @@ func renderReport(r *runResult) string {
 		}
 	}
 	for _, p := range r.Preload {
-		w("\nPreload (%s): %d old clicks with outbox rows, succeeded deliveries and attempts in %.0f s (%.0f clicks/s) + VACUUM ANALYZE %.0f s; tables:", p.Binary, p.Rows, p.InsertS, p.RowsPerS, p.VacuumS)
+		w("\nPreload (%s): %d old clicks with outbox rows, succeeded deliveries and attempts in %.0f s (%.0f clicks/s) + VACUUM ANALYZE %.0f s; tables:", joinLabel(p.Binary, p.Topology), p.Rows, p.InsertS, p.RowsPerS, p.VacuumS)
 		for _, k := range sortedKeys(p.TableBytes) {
 			w(" %s %.0f MiB", k, float64(p.TableBytes[k])/(1<<20))
 		}
@@ -402,7 +427,7 @@ func renderReport(r *runResult) string {
 		}
 		for _, p := range r.Phases {
 			for _, x := range p.Warnings {
-				w("- %s at %g/s: %s\n", p.Binary, p.Rate, x)
+				w("- %s at %g/s: %s\n", p.label(), p.Rate, x)
 			}
 		}
 	}

@@ -87,7 +87,7 @@ func ensureTemplate(ctx context.Context, admin *pgx.Conn, name string) error {
 	if err != nil {
 		return err
 	}
-	err = postgres.NewMigrator(db).Up(ctx)
+	_, err = postgres.NewMigrator(db).Up(ctx)
 	db.Close()
 	if err != nil {
 		return fmt.Errorf("migrate template: %w", err)
