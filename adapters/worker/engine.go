@@ -7,6 +7,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -353,6 +354,10 @@ func (e *Engine) attempt(owner string, c ports.Claimed, claim trace.SpanContext)
 // logError logs at most one error a second, so a database outage does not
 // flood the log.
 func (e *Engine) logError(ctx context.Context, msg string, err error, args ...any) {
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// The process is stopping: what it cut short is no error.
+		return
+	}
 	e.mu.Lock()
 	if time.Since(e.lastErr) < time.Second {
 		e.mu.Unlock()

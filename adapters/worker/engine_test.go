@@ -262,3 +262,58 @@ func TestEngine_CutAttemptsCutsTheRunningOnesOnly(t *testing.T) {
 	require.Equal(t, int64(2), receive(t, work.attempted, "the later attempt returning"))
 	assert.Empty(t, cutShort, "a later attempt runs on a live context")
 }
+
+// stoppingWork finds due deliveries only once its caller gives up: a look
+// that is under way when the process stops.
+type stoppingWork struct {
+	*fakeWork
+	looking chan struct{}
+}
+
+func (s stoppingWork) Due(ctx context.Context) ([]ports.DueConfig, error) {
+	close(s.looking)
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestEngine_StoppingIsNoError: a look for due deliveries cut short because
+// the process stops is not logged as an error (an operator alerting on
+// ERROR lines would be paged at every deploy).
+func TestEngine_StoppingIsNoError(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewJSONHandler(&lockedWriter{mu: &mu, w: &logs}, nil))
+	work := stoppingWork{fakeWork: newFakeWork(), looking: make(chan struct{})}
+	e := worker.NewEngine(worker.Options{Work: work, Identity: func() string { return "p1" }, Workers: 1, RetryWorkers: 1,
+		PollInterval: time.Hour, Logger: logger})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.Run(ctx) }()
+	select {
+	case <-work.looking:
+	case <-time.After(within):
+		t.Fatal("the loop never looked for due deliveries")
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(within):
+		t.Fatal("Run did not return after its context ended")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	assert.NotContains(t, logs.String(), `"level":"ERROR"`)
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

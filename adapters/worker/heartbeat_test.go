@@ -89,16 +89,16 @@ type stallableSession struct {
 	r *stallableRegistry
 }
 
-func (s *stallableSession) Heartbeat(ctx context.Context, working []int64) (bool, error) {
+func (s *stallableSession) Heartbeat(ctx context.Context) (bool, error) {
 	s.r.mu.Lock()
 	gate := s.r.gate
 	s.r.mu.Unlock()
 	if gate == nil {
-		return s.ProcessSession.Heartbeat(ctx, working)
+		return s.ProcessSession.Heartbeat(ctx)
 	}
 	<-gate
 	// The hung write goes through in the end.
-	return s.ProcessSession.Heartbeat(context.WithoutCancel(ctx), working)
+	return s.ProcessSession.Heartbeat(context.WithoutCancel(ctx))
 }
 
 func registered(t *testing.T, db *postgres.DB, id string) bool {
