@@ -94,13 +94,13 @@ func (c *Clicks) RecordClick(ctx context.Context, cmd ports.RecordClickCommand) 
 	}, nil
 }
 
-// write records clicks in one transaction: their rows in one statement,
-// each click's event (with its own request's trace), and the deliveries of
-// them all in one more. A click the domain refuses is left out with its
-// reason and the others go on.
+// write records clicks in one Write: their rows, each click's event (with
+// its own request's trace) and the events' deliveries, in one statement. A
+// click the domain refuses is left out with its reason and the others go
+// on.
 func (c *Clicks) write(ctx context.Context, cs []*pendingClick) error {
-	return c.UoW.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
-		srcs := make([]*domain.InboundSource, 0, len(cs))
+	return c.UoW.Write(ctx, func(ctx context.Context, w ports.Writes) error {
+		var refs []domain.EventRef
 		for _, p := range cs {
 			p.src, p.events, p.err = nil, nil, nil
 			ref, err := c.Refs.NewCorrelationID()
@@ -122,25 +122,22 @@ func (c *Clicks) write(ctx context.Context, cs []*pendingClick) error {
 				continue
 			}
 			p.events = p.src.PullEvents()
-			srcs = append(srcs, p.src)
-		}
-		if len(srcs) == 0 {
-			return nil
-		}
-		if err := tx.InboundSources().Add(ctx, srcs...); err != nil {
-			return err
-		}
-		var stored []ports.OutboxEvent
-		for _, p := range cs {
-			if p.err != nil || len(p.events) == 0 {
-				continue
-			}
-			s, err := tx.Outbox().Append(context.WithoutCancel(p.ctx), p.events...)
-			if err != nil {
+			w.AddClicks(p.src)
+			if err := w.AddEvents(context.WithoutCancel(p.ctx), p.events...); err != nil {
 				return err
 			}
-			stored = append(stored, s...)
+			for _, e := range p.events {
+				refs = append(refs, e.Ref())
+			}
 		}
-		return openDeliveries(ctx, tx, c.Clock.Now(), stored)
+		if len(refs) == 0 {
+			return nil
+		}
+		configs, err := w.ActiveConfigs(ctx)
+		if err != nil {
+			return fmt.Errorf("active webhook configs: %w", err)
+		}
+		w.OpenDeliveries(deliveriesOf(refs, configs, c.Clock.Now())...)
+		return nil
 	})
 }

@@ -91,6 +91,14 @@ type unavailableUoW struct {
 }
 
 func (u *unavailableUoW) Do(context.Context, func(context.Context, ports.Tx) error) error {
+	return u.fail()
+}
+
+func (u *unavailableUoW) Write(context.Context, func(context.Context, ports.Writes) error) error {
+	return u.fail()
+}
+
+func (u *unavailableUoW) fail() error {
 	u.mu.Lock()
 	u.runs++
 	u.mu.Unlock()

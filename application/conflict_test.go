@@ -20,8 +20,9 @@ import (
 	"github.com/aurix/integrations/ports"
 )
 
-// runCounter counts how often the unit of work runs a use case's function:
-// more than once means the one transaction helper ran it again.
+// runCounter counts how often the unit of work runs a use case's function
+// (Do's or Write's): more than once means the one transaction helper ran it
+// again.
 type runCounter struct {
 	ports.UnitOfWork
 	mu   sync.Mutex
@@ -40,6 +41,15 @@ func (c *runCounter) Do(ctx context.Context, fn func(ctx context.Context, tx por
 			tx = c.wrap(run, tx)
 		}
 		return fn(ctx, tx)
+	})
+}
+
+func (c *runCounter) Write(ctx context.Context, fn func(ctx context.Context, w ports.Writes) error) error {
+	return c.UnitOfWork.Write(ctx, func(ctx context.Context, w ports.Writes) error {
+		c.mu.Lock()
+		c.runs++
+		c.mu.Unlock()
+		return fn(ctx, w)
 	})
 }
 

@@ -35,17 +35,28 @@ func openDeliveries(ctx context.Context, tx ports.Tx, now time.Time, stored []po
 	if err != nil {
 		return fmt.Errorf("active webhook configs: %w", err)
 	}
-	var ds []*domain.Delivery
-	for _, ev := range stored {
-		for _, c := range configs {
-			if c.Receives(ev.Type) {
-				ds = append(ds, domain.OpenDelivery(ev.Ref(), c.ID(), 0, now))
-			}
-		}
+	refs := make([]domain.EventRef, len(stored))
+	for i, ev := range stored {
+		refs[i] = ev.Ref()
 	}
+	ds := deliveriesOf(refs, configs, now)
 	if len(ds) == 0 {
 		return nil
 	}
 	_, err = tx.Deliveries().Open(ctx, ds)
 	return err
+}
+
+// deliveriesOf opens a delivery of each event to every config subscribed
+// to its type.
+func deliveriesOf(events []domain.EventRef, configs []*domain.WebhookConfig, now time.Time) []*domain.Delivery {
+	var ds []*domain.Delivery
+	for _, ev := range events {
+		for _, c := range configs {
+			if c.Receives(ev.Type) {
+				ds = append(ds, domain.OpenDelivery(ev, c.ID(), 0, now))
+			}
+		}
+	}
+	return ds
 }

@@ -161,7 +161,7 @@ func (a *App) wire(ctx context.Context) error {
 	// Only an api process's deliveries are for workers elsewhere: only it
 	// sends NOTIFYs.
 	uow := postgres.NewUnitOfWork(a.db.Bun, postgres.UnitOfWorkOptions{Opened: opened, Notify: !cfg.worksDeliveries(),
-		Configs: a.configs})
+		Configs: a.configs, Pool: a.db.Pool, AcquireTimeout: cfg.DatabaseAcquireTimeout})
 
 	if err := a.wireRiver(ctx, uow, store, clock); err != nil {
 		return err

@@ -154,6 +154,8 @@ func OpenDelivery(ev EventRef, configID string, series int, now time.Time) *Deli
 
 // EventRef is what a delivery needs to know of its event.
 type EventRef struct {
+	// OutboxID is the stored event's row; 0 for an event stored in the
+	// same write as its deliveries, which find it by EventID.
 	OutboxID int64
 	EventID  string
 	Type     EventType

@@ -100,6 +100,12 @@ type Event struct {
 	LeadKey string
 }
 
+// Ref is what a delivery needs to know of the event before it is stored
+// (no outbox row yet: its deliveries find it by its id).
+func (e Event) Ref() EventRef {
+	return EventRef{EventID: e.ID, Type: e.Type, LeadKey: e.LeadKey}
+}
+
 // LeadKeyOf is the ordering key of a lead's events: its correlation id when
 // it came from a click, else its conversation.
 func LeadKeyOf(ref CorrelationID, conversationID int64) string {

@@ -50,6 +50,26 @@ type Random interface {
 // therefore draw anything random afresh on each run.
 type UnitOfWork interface {
 	Do(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	// Write runs fn, which only adds new rows (clicks, their events, the
+	// events' deliveries), and stores everything fn added in one
+	// statement: atomic like a transaction, in one round trip to the
+	// database and without BEGIN and COMMIT of its own. It is the hot
+	// path's unit of work (a click). A conflict runs fn again, as Do does.
+	Write(ctx context.Context, fn func(ctx context.Context, w Writes) error) error
+}
+
+// Writes collects the rows a Write adds. Nothing is stored until fn
+// returns; the events' deliveries find their events by event id.
+type Writes interface {
+	// AddClicks adds new clicks; a taken correlation id is
+	// domain.ErrConflict, for the whole Write.
+	AddClicks(s ...*domain.InboundSource)
+	// AddEvents adds events to the outbox, with the trace context of ctx.
+	AddEvents(ctx context.Context, events ...domain.Event) error
+	// OpenDeliveries adds deliveries of events added by this Write.
+	OpenDeliveries(ds ...*domain.Delivery)
+	// ActiveConfigs lists the configs that receive events.
+	ActiveConfigs(ctx context.Context) ([]*domain.WebhookConfig, error)
 }
 
 // Tx is the set of repositories bound to one transaction.

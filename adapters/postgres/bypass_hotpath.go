@@ -37,31 +37,46 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[]
 
 type inboundSources struct{ t *txRepos }
 
-// Add stores new clicks; a taken correlation id is domain.ErrConflict.
-func (r inboundSources) Add(ctx context.Context, ss ...*domain.InboundSource) error {
-	n := len(ss)
-	if n == 0 {
-		return nil
-	}
-	var (
-		refs, devices, urls, params = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		agents, ips                 = make([]string, n), make([]string, n)
-		bots                        = make([]bool, n)
-		created                     = make([]time.Time, n)
-		correlated                  = make([]*time.Time, n)
-		convs                       = make([]*int64, n)
-	)
-	for i, s := range ss {
+// clickColumns are clicks as the columns of click.insert (and of
+// click.write), one array per column.
+type clickColumns struct {
+	refs, devices, urls, params, agents, ips []string
+	bots                                     []bool
+	created                                  []time.Time
+	correlated                               []*time.Time
+	convs                                    []*int64
+}
+
+// add appends the clicks' rows.
+func (c *clickColumns) add(ss ...*domain.InboundSource) error {
+	for _, s := range ss {
 		m, err := inboundSourceFrom(s)
 		if err != nil {
 			return err
 		}
-		refs[i], devices[i], urls[i], params[i] = m.CorrelationID, m.DeviceID, m.ClickURL, string(m.ParsedParams)
-		agents[i], ips[i], bots[i], created[i], correlated[i], convs[i] = m.UserAgent, m.IPAddress, m.IsBot, m.CreatedAt,
-			m.CorrelatedAt, m.ConversationID
+		c.refs, c.devices, c.urls = append(c.refs, m.CorrelationID), append(c.devices, m.DeviceID), append(c.urls, m.ClickURL)
+		c.params, c.agents, c.ips = append(c.params, string(m.ParsedParams)), append(c.agents, m.UserAgent), append(c.ips, m.IPAddress)
+		c.bots, c.created = append(c.bots, m.IsBot), append(c.created, m.CreatedAt)
+		c.correlated, c.convs = append(c.correlated, m.CorrelatedAt), append(c.convs, m.ConversationID)
+	}
+	return nil
+}
+
+func (c *clickColumns) args() []any {
+	return []any{c.refs, c.devices, c.urls, c.params, c.agents, c.ips, c.bots, c.created, c.correlated, c.convs}
+}
+
+// Add stores new clicks; a taken correlation id is domain.ErrConflict.
+func (r inboundSources) Add(ctx context.Context, ss ...*domain.InboundSource) error {
+	if len(ss) == 0 {
+		return nil
+	}
+	var cols clickColumns
+	if err := cols.add(ss...); err != nil {
+		return err
 	}
 	err := r.t.pgx(func(c *pgx.Conn) error {
-		_, err := c.Exec(ctx, insertClicksSQL, cached, refs, devices, urls, params, agents, ips, bots, created, correlated, convs)
+		_, err := c.Exec(ctx, insertClicksSQL, append([]any{cached}, cols.args()...)...)
 		return err
 	})
 	return classify(err, "insert inbound sources")
@@ -80,13 +95,9 @@ func (o outbox) Append(ctx context.Context, events ...domain.Event) ([]ports.Out
 	if len(events) == 0 {
 		return nil, nil
 	}
-	// The emitting request's trace context travels with the event, so every
-	// delivery, including a redelivery asked for later, can be joined to it.
-	carrier := propagation.MapCarrier{}
-	otel.GetTextMapPropagator().Inject(ctx, carrier)
-	traceContext, err := json.Marshal(carrier)
+	traceContext, err := traceContextOf(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("encode trace context: %w", err)
+		return nil, err
 	}
 	out := make([]ports.OutboxEvent, len(events))
 	err = o.t.pgx(func(c *pgx.Conn) error {
@@ -109,6 +120,19 @@ func (o outbox) Append(ctx context.Context, events ...domain.Event) ([]ports.Out
 		return nil, classify(err, "insert outbox events")
 	}
 	return out, nil
+}
+
+// traceContextOf is the W3C trace context of ctx as the outbox stores it:
+// the emitting request's trace travels with the event, so every delivery,
+// including a redelivery asked for later, can be joined to it.
+func traceContextOf(ctx context.Context) ([]byte, error) {
+	carrier := propagation.MapCarrier{}
+	otel.GetTextMapPropagator().Inject(ctx, carrier)
+	b, err := json.Marshal(carrier)
+	if err != nil {
+		return nil, fmt.Errorf("encode trace context: %w", err)
+	}
+	return b, nil
 }
 
 // deliveryColumnsSQL is how the hot path reads a delivery.
@@ -148,35 +172,42 @@ RETURNING ` + deliveryColumnsSQL
 
 type deliveries struct{ t *txRepos }
 
+// newDeliveryColumns are new deliveries as the columns of deliveries.open (and
+// of click.write), one array per column.
+type newDeliveryColumns struct {
+	outboxIDs                []int64
+	eventIDs, types, configs []string
+	leadKeys                 []*string
+	series, attempts         []int32
+	statuses, errs           []string
+	created                  []time.Time
+	next                     []*time.Time
+}
+
+// add appends the deliveries' rows.
+func (c *newDeliveryColumns) add(ds ...*domain.Delivery) {
+	for _, d := range ds {
+		row := d.Row()
+		c.outboxIDs, c.eventIDs = append(c.outboxIDs, row.OutboxID), append(c.eventIDs, row.EventID)
+		c.types, c.configs = append(c.types, string(row.EventType)), append(c.configs, row.ConfigID)
+		c.leadKeys, c.statuses = append(c.leadKeys, nullable(row.LeadKey)), append(c.statuses, string(row.Status))
+		c.series = append(c.series, int32(row.Series))       //nolint:gosec // G115: series are small
+		c.attempts = append(c.attempts, int32(row.Attempts)) //nolint:gosec // G115: attempts are few
+		c.errs, c.created, c.next = append(c.errs, row.LastError), append(c.created, row.CreatedAt), append(c.next, row.NextAttemptAt)
+	}
+}
+
 // Open stores the new deliveries and returns those it created.
 func (r deliveries) Open(ctx context.Context, ds []*domain.Delivery) ([]*domain.Delivery, error) {
 	if len(ds) == 0 {
 		return nil, nil
 	}
-	n := len(ds)
-	var (
-		outboxIDs = make([]int64, n)
-		eventIDs  = make([]string, n)
-		types     = make([]string, n)
-		configs   = make([]string, n)
-		leadKeys  = make([]*string, n)
-		series    = make([]int32, n)
-		statuses  = make([]string, n)
-		attempts  = make([]int32, n)
-		errs      = make([]string, n)
-		created   = make([]time.Time, n)
-		next      = make([]*time.Time, n)
-	)
-	for i, d := range ds {
-		row := d.Row()
-		outboxIDs[i], eventIDs[i], types[i], configs[i] = row.OutboxID, row.EventID, string(row.EventType), row.ConfigID
-		leadKeys[i], series[i], statuses[i] = nullable(row.LeadKey), int32(row.Series), string(row.Status)               //nolint:gosec // G115: series are small
-		attempts[i], errs[i], created[i], next[i] = int32(row.Attempts), row.LastError, row.CreatedAt, row.NextAttemptAt //nolint:gosec // G115: attempts are few
-	}
+	var cols newDeliveryColumns
+	cols.add(ds...)
 	var out []*domain.Delivery
 	err := r.t.pgx(func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, openDeliveriesSQL, cached, outboxIDs, eventIDs, types, configs, leadKeys, series, statuses,
-			attempts, errs, created, next)
+		rows, err := c.Query(ctx, openDeliveriesSQL, cached, cols.outboxIDs, cols.eventIDs, cols.types, cols.configs, cols.leadKeys,
+			cols.series, cols.statuses, cols.attempts, cols.errs, cols.created, cols.next)
 		if err != nil {
 			return err
 		}
@@ -432,4 +463,105 @@ func (r deliveries) Release(ctx context.Context, owner string, ids []int64) erro
 		return err
 	})
 	return classify(err, "release deliveries")
+}
+
+// writeSQL is a whole click in one statement (UnitOfWork.Write): the
+// clicks, their events and the events' deliveries, which find their
+// event's row by its id. One statement is one round trip and, outside a
+// transaction block, atomic without BEGIN and COMMIT; the insert of
+// deliveries sees the events' rows because data-modifying CTEs hand on
+// what they return, and their foreign keys are checked when the statement
+// ends. The last line sends the workers' NOTIFY when asked to, with the
+// rows.
+const writeSQL = hotMarker + `click.write
+WITH clicks AS (
+	INSERT INTO inbound_sources (correlation_id, device_id, click_url, parsed_params, user_agent, ip_address, is_bot, created_at,
+		correlated_at, conversation_id)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::text[], $7::bool[], $8::timestamptz[],
+		$9::timestamptz[], $10::bigint[])
+), events AS (
+	INSERT INTO outbox (event_id, event_type, payload, correlation_id, lead_key, trace_context, created_at)
+	SELECT * FROM unnest($11::uuid[], $12::text[], $13::bytea[], $14::text[], $15::text[], $16::jsonb[], $17::timestamptz[])
+	RETURNING id, event_id
+), deliveries AS (
+	INSERT INTO webhook_deliveries (outbox_id, event_id, event_type, webhook_config_id, lead_key, series, status, attempts,
+		last_error, created_at, next_attempt_at)
+	SELECT e.id, d.event_id, d.event_type, d.config_id, d.lead_key, d.series, d.status, d.attempts, d.last_error, d.created_at,
+		d.next_attempt_at
+	FROM unnest($18::uuid[], $19::text[], $20::uuid[], $21::text[], $22::int[], $23::text[], $24::int[], $25::text[],
+		$26::timestamptz[], $27::timestamptz[])
+		AS d(event_id, event_type, config_id, lead_key, series, status, attempts, last_error, created_at, next_attempt_at)
+	JOIN events e ON e.event_id = d.event_id
+)
+SELECT pg_notify($28, '') WHERE $29::bool`
+
+// writes collects the rows of one UnitOfWork.Write.
+type writes struct {
+	configs func(ctx context.Context) ([]*domain.WebhookConfig, error)
+
+	clicks clickColumns
+	// The events, one array per column of outbox.insert.
+	eventIDs, types, refs []string
+	payloads, traces      [][]byte
+	leadKeys              []*string
+	occurred              []time.Time
+	deliveries            newDeliveryColumns
+	// opened lists the configs the deliveries go to.
+	opened []string
+	err    error
+}
+
+var _ ports.Writes = (*writes)(nil)
+
+func (w *writes) AddClicks(ss ...*domain.InboundSource) {
+	if err := w.clicks.add(ss...); err != nil && w.err == nil {
+		w.err = err
+	}
+}
+
+func (w *writes) AddEvents(ctx context.Context, events ...domain.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	trace, err := traceContextOf(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range events {
+		payload, err := e.Payload()
+		if err != nil {
+			return err
+		}
+		w.eventIDs, w.types, w.refs = append(w.eventIDs, e.ID), append(w.types, string(e.Type)), append(w.refs, e.CorrelationID)
+		w.payloads, w.traces = append(w.payloads, payload), append(w.traces, trace)
+		w.leadKeys, w.occurred = append(w.leadKeys, nullable(e.LeadKey)), append(w.occurred, e.OccurredAt)
+	}
+	return nil
+}
+
+func (w *writes) OpenDeliveries(ds ...*domain.Delivery) {
+	w.deliveries.add(ds...)
+	for _, d := range ds {
+		if !slices.Contains(w.opened, d.ConfigID()) {
+			w.opened = append(w.opened, d.ConfigID())
+		}
+	}
+}
+
+func (w *writes) ActiveConfigs(ctx context.Context) ([]*domain.WebhookConfig, error) {
+	return w.configs(ctx)
+}
+
+func (w *writes) empty() bool { return len(w.clicks.refs) == 0 && len(w.eventIDs) == 0 }
+
+// exec stores the rows in one statement on c, with the workers' NOTIFY
+// when notify.
+func (w *writes) exec(ctx context.Context, c *pgx.Conn, notify bool) error {
+	d := &w.deliveries
+	args := append([]any{cached}, w.clicks.args()...)
+	args = append(args, w.eventIDs, w.types, w.payloads, w.refs, w.leadKeys, w.traces, w.occurred,
+		d.eventIDs, d.types, d.configs, d.leadKeys, d.series, d.statuses, d.attempts, d.errs, d.created, d.next,
+		NotifyChannel, notify)
+	_, err := c.Exec(ctx, writeSQL, args...)
+	return classify(err, "write clicks, events and deliveries")
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 
@@ -42,6 +43,10 @@ type UnitOfWork struct {
 	lastNotify atomic.Int64
 	// configs serves the active webhook configs to the transactions.
 	configs *ConfigCache
+	// pool, when set, runs Write's statement (the same connections as
+	// db's, without database/sql in between).
+	pool           *pgxpool.Pool
+	acquireTimeout time.Duration
 }
 
 // UnitOfWorkOptions say who hears of new deliveries.
@@ -55,11 +60,16 @@ type UnitOfWorkOptions struct {
 	// Configs, when set, serves the active webhook configs (shared by
 	// every unit of work of the process, invalidated on a config change).
 	Configs *ConfigCache
+	// Pool, when set, is the pgx pool under db: Write takes its
+	// connection there directly, within AcquireTimeout.
+	Pool           *pgxpool.Pool
+	AcquireTimeout time.Duration
 }
 
 // NewUnitOfWork returns a unit of work over db.
 func NewUnitOfWork(db *bun.DB, o UnitOfWorkOptions) *UnitOfWork {
-	return &UnitOfWork{db: db, opened: o.Opened, notify: o.Notify, configs: o.Configs}
+	return &UnitOfWork{db: db, opened: o.Opened, notify: o.Notify, configs: o.Configs, pool: o.Pool,
+		acquireTimeout: o.AcquireTimeout}
 }
 
 var _ ports.UnitOfWork = (*UnitOfWork)(nil)
@@ -71,9 +81,24 @@ var _ ports.UnitOfWork = (*UnitOfWork)(nil)
 // BEGIN, COMMIT, or in a statement fn left unclassified) is reported as
 // domain.ErrUnavailable.
 func (u *UnitOfWork) Do(ctx context.Context, fn func(ctx context.Context, tx ports.Tx) error) error {
+	return retry(ctx, "transaction", func() error { return u.run(ctx, fn) })
+}
+
+// Write runs fn and stores the rows it added in one statement
+// (bypass_hotpath.go, click.write): atomic outside a transaction block, one
+// round trip, no BEGIN or COMMIT. It is run again after a conflict, as Do
+// is, and tells the workers of the deliveries it opened as Do does.
+func (u *UnitOfWork) Write(ctx context.Context, fn func(ctx context.Context, w ports.Writes) error) error {
+	return retry(ctx, "write", func() error { return u.write(ctx, fn) })
+}
+
+// retry runs run again (up to a few times) after a failure that another
+// run can get past; what is left is reported as what, with
+// domain.ErrUnavailable marked.
+func retry(ctx context.Context, what string, run func() error) error {
 	var err error
 	for try := 1; ; try++ {
-		err = u.run(ctx, fn)
+		err = run()
 		if err == nil {
 			return nil
 		}
@@ -81,7 +106,75 @@ func (u *UnitOfWork) Do(ctx context.Context, fn func(ctx context.Context, tx por
 			break
 		}
 	}
-	return fmt.Errorf("transaction: %w", markUnavailable(err))
+	return fmt.Errorf("%s: %w", what, markUnavailable(err))
+}
+
+func (u *UnitOfWork) write(ctx context.Context, fn func(ctx context.Context, w ports.Writes) error) error {
+	w := &writes{configs: func(ctx context.Context) ([]*domain.WebhookConfig, error) {
+		if u.configs != nil {
+			return u.configs.active(ctx, func(context.Context) (bun.IDB, error) { return u.db, nil })
+		}
+		return loadActive(ctx, u.db)
+	}}
+	if err := fn(ctx, w); err != nil {
+		return err
+	}
+	if w.err != nil {
+		return w.err
+	}
+	if w.empty() {
+		return nil
+	}
+	notify := len(w.opened) > 0 && u.notify && u.mayNotify()
+	var err error
+	if u.pool != nil {
+		err = u.onPool(ctx, func(c *pgx.Conn) error { return w.exec(ctx, c, notify) })
+	} else {
+		err = u.onConn(ctx, func(c *pgx.Conn) error { return w.exec(ctx, c, notify) })
+	}
+	if err != nil {
+		return err
+	}
+	if len(w.opened) > 0 && u.opened != nil {
+		u.opened(w.opened)
+	}
+	return nil
+}
+
+// onPool runs f on a connection of the pgx pool, taken within the acquire
+// timeout.
+func (u *UnitOfWork) onPool(ctx context.Context, f func(c *pgx.Conn) error) error {
+	actx := ctx
+	if u.acquireTimeout > 0 {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeoutCause(ctx, u.acquireTimeout, errNoConnection)
+		defer cancel()
+	}
+	conn, err := u.pool.Acquire(actx)
+	if err != nil {
+		if ctx.Err() == nil && errors.Is(context.Cause(actx), errNoConnection) {
+			err = fmt.Errorf("%w within %s: %w", errNoConnection, u.acquireTimeout, err)
+		}
+		return classify(err, "take a connection")
+	}
+	defer conn.Release()
+	return f(conn.Conn())
+}
+
+// onConn runs f on a connection of bun's database, through pgx.
+func (u *UnitOfWork) onConn(ctx context.Context, f func(c *pgx.Conn) error) error {
+	conn, err := u.db.Conn(ctx)
+	if err != nil {
+		return classify(err, "take a connection")
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("hot path: the connection is a %T, not pgx's", dc)
+		}
+		return f(c.Conn())
+	})
 }
 
 // run is one run of fn, in a transaction on a connection of its own, so that

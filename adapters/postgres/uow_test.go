@@ -181,3 +181,113 @@ func TestUnitOfWorkRunsAgainAfterAConflict(t *testing.T) {
 	require.ErrorIs(t, err, domain.ErrNotFound)
 	require.Equal(t, 1, runs, "other errors are not retried")
 }
+
+// writeClick does what the click use case does, through Write: the click,
+// its event and one delivery per active endpoint, in one statement; extra
+// adds more deliveries, fail fails the function after it added everything.
+func writeClick(uow ports.UnitOfWork, s *domain.InboundSource, extra []*domain.Delivery, fail error) error {
+	events := s.PullEvents()
+	return uow.Write(context.Background(), func(ctx context.Context, w ports.Writes) error {
+		w.AddClicks(s)
+		if err := w.AddEvents(ctx, events...); err != nil {
+			return err
+		}
+		configs, err := w.ActiveConfigs(ctx)
+		if err != nil {
+			return err
+		}
+		for _, ev := range events {
+			for _, c := range configs {
+				w.OpenDeliveries(domain.OpenDelivery(ev.Ref(), c.ID(), 0, time.Now()))
+			}
+		}
+		w.OpenDeliveries(extra...)
+		return fail
+	})
+}
+
+// TestWriteIsAllOrNothing: a Write whose statement fails anywhere (on the
+// click, on the event, on a delivery) or whose function fails leaves no
+// click, no event and no delivery, and wakes no worker; through the pgx
+// pool and through bun's connections alike.
+func TestWriteIsAllOrNothing(t *testing.T) {
+	t.Parallel()
+	const existingRef, existingEvent = "O-WAAAAA", "01900000-0000-7000-8000-000000000101"
+	badDelivery := func(eventID string) []*domain.Delivery {
+		return []*domain.Delivery{domain.RehydrateDelivery(domain.DeliveryRow{EventID: eventID, EventType: domain.EventWidgetClick,
+			ConfigID: testConfigID, Series: 1, Status: "bogus", CreatedAt: time.Now()})}
+	}
+	tests := []struct {
+		name  string
+		click func(t *testing.T) *domain.InboundSource
+		extra []*domain.Delivery
+		fail  error
+	}{
+		{"the click is refused (correlation id taken)", func(t *testing.T) *domain.InboundSource {
+			return newClick(t, existingRef, "01900000-0000-7000-8000-0000000001aa")
+		}, nil, nil},
+		{"the event is refused (event id taken)", func(t *testing.T) *domain.InboundSource {
+			return newClick(t, "O-WBBBBB", existingEvent)
+		}, nil, nil},
+		{"a delivery is refused (a status the table does not take)", func(t *testing.T) *domain.InboundSource {
+			return newClick(t, "O-WCCCCC", "01900000-0000-7000-8000-0000000001cc")
+		}, badDelivery("01900000-0000-7000-8000-0000000001cc"), nil},
+		{"the use case fails after adding everything", func(t *testing.T) *domain.InboundSource {
+			return newClick(t, "O-WDDDDD", "01900000-0000-7000-8000-0000000001dd")
+		}, nil, errors.New("injected failure")},
+	}
+	for _, tt := range tests {
+		for _, viaPool := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, pool %t", tt.name, viaPool), func(t *testing.T) {
+				t.Parallel()
+				b := setupUoW(t)
+				uow := b.uow
+				if viaPool {
+					uow = postgres.NewUnitOfWork(b.db.Bun, postgres.UnitOfWorkOptions{Opened: func([]string) { b.opened++ },
+						Pool: b.db.Pool, AcquireTimeout: 5 * time.Second})
+				}
+				require.NoError(t, writeClick(uow, newClick(t, existingRef, existingEvent), nil, nil))
+				require.Equal(t, 1, b.opened)
+				before := map[string]int{}
+				for _, table := range []string{"inbound_sources", "outbox", "webhook_deliveries"} {
+					before[table] = count(t, b.db, table)
+				}
+				require.Equal(t, map[string]int{"inbound_sources": 1, "outbox": 1, "webhook_deliveries": 1}, before)
+				require.Error(t, writeClick(uow, tt.click(t), tt.extra, tt.fail))
+				for table, n := range before {
+					require.Equal(t, n, count(t, b.db, table), table)
+				}
+				require.Equal(t, 1, b.opened, "no wake-up for a write that did not happen")
+			})
+		}
+	}
+}
+
+// TestWriteStoresTheClickItsEventAndItsDeliveries: one Write stores the
+// click, its event and the event's delivery pointing at the event's row,
+// wakes the process's workers once and NOTIFYs the others.
+func TestWriteStoresTheClickItsEventAndItsDeliveries(t *testing.T) {
+	t.Parallel()
+	b := setupUoW(t)
+	listener, err := b.db.Listener.Acquire(context.Background())
+	require.NoError(t, err)
+	defer listener.Release()
+	_, err = listener.Exec(context.Background(), "LISTEN "+postgres.NotifyChannel)
+	require.NoError(t, err)
+
+	require.NoError(t, writeClick(b.uow, newClick(t, "O-WRITE1", "01900000-0000-7000-8000-0000000001ee"), nil, nil))
+	var ref, eventType, status, leadKey string
+	var sameEvent bool
+	require.NoError(t, b.db.SQL.QueryRow(`SELECT s.correlation_id, o.event_type, d.status, d.lead_key, d.outbox_id = o.id
+		FROM inbound_sources s JOIN outbox o ON o.correlation_id = s.correlation_id JOIN webhook_deliveries d ON d.event_id = o.event_id`).
+		Scan(&ref, &eventType, &status, &leadKey, &sameEvent))
+	require.Equal(t, []string{"O-WRITE1", "widget.click", "pending", "O-WRITE1"}, []string{ref, eventType, status, leadKey})
+	require.True(t, sameEvent, "the delivery points at its event's row")
+	require.Equal(t, 1, b.opened, "the process's workers are woken once, after the write")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n, err := listener.Conn().WaitForNotification(ctx)
+	require.NoError(t, err, "the write told the worker processes")
+	require.Equal(t, postgres.NotifyChannel, n.Channel)
+}
