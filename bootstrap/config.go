@@ -59,7 +59,7 @@ type Config struct {
 	WebhookRetrySchedule       domain.RetrySchedule
 	WebhookWorkers             int           `env:"AURIX_WEBHOOK_WORKERS" envDefault:"50"`
 	WebhookRetryWorkers        int           `env:"AURIX_WEBHOOK_RETRY_WORKERS" envDefault:"20"`
-	WebhookMaxInFlight         int           `env:"AURIX_WEBHOOK_MAX_IN_FLIGHT" envDefault:"16"`
+	WebhookMaxInFlight         int           `env:"AURIX_WEBHOOK_MAX_IN_FLIGHT" envDefault:"64"`
 	WebhookDisableAfter        time.Duration `env:"AURIX_WEBHOOK_DISABLE_AFTER" envDefault:"120h"`
 	WebhookSecretGrace         time.Duration `env:"AURIX_WEBHOOK_SECRET_GRACE" envDefault:"24h"`
 	WidgetRateLimitRaw         string        `env:"AURIX_WIDGET_RATE_LIMIT" envDefault:"60/min"`

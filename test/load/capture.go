@@ -511,6 +511,7 @@ var (
 	numberPattern = regexp.MustCompile(`[0-9]+`)
 	insertInto    = regexp.MustCompile(`(?i)^\s*(?:WITH\b.*?\)\s*)?INSERT\s+INTO\s+(?:"?[a-z_][a-z0-9_]*"?\.)?"?([a-z_][a-z0-9_]*)"?`)
 	returningCols = regexp.MustCompile(`(?i)\bRETURNING\b(.*)$`)
+	writesRows    = regexp.MustCompile(`(?i)\b(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\b`)
 )
 
 // span is a part of a literal or of text that a variable replaces.
@@ -732,7 +733,11 @@ func buildPgbenchScript(stmts []statement, facts captureFacts, header string) (s
 	var body strings.Builder
 	for i, toks := range norm {
 		line := b.rewrite(toks)
-		notify := strings.Contains(strings.ToLower(flat[i]), "pg_notify(")
+		// River's insert notification is a statement of its own, sent with
+		// a share of the transactions; a statement that writes rows and
+		// notifies as well (the service's click.write, whose NOTIFY is a
+		// parameter) runs every time, as captured.
+		notify := strings.Contains(strings.ToLower(flat[i]), "pg_notify(") && !writesRows.MatchString(flat[i])
 		if notify {
 			res.Notify = true
 			body.WriteString("\\if random(1, 1000) <= :notify_permille\n")

@@ -408,6 +408,21 @@ func TestPgbenchScriptRefusesAnIDNoStatementReturns(t *testing.T) {
 	require.ErrorContains(t, err, "outbox.id 7200000001")
 }
 
+// TestPgbenchScriptRunsAWriteThatAlsoNotifies: a statement that writes rows
+// and notifies when a parameter says so (the service's click.write) is the
+// click itself and runs in every transaction; only a statement that does
+// nothing but notify is sent in a share of them.
+func TestPgbenchScriptRunsAWriteThatAlsoNotifies(t *testing.T) {
+	t.Parallel()
+	write := statement{sql: "WITH c AS (INSERT INTO t (x) SELECT * FROM unnest($1::text[])) SELECT pg_notify($2, '') WHERE $3::bool",
+		params: []*string{ptr("{a}"), ptr("aurix_deliveries"), ptr("f")}}
+	res, err := buildPgbenchScript([]statement{write}, fixtureFacts, "h")
+	require.NoError(t, err)
+	require.False(t, res.Notify)
+	require.NotContains(t, res.Script, `\if`)
+	require.Contains(t, res.Script, "INSERT INTO t (x)")
+}
+
 func TestParsePgbenchLog(t *testing.T) {
 	t.Parallel()
 	lat, err := parsePgbenchLog([]byte("0 1 21532 0 1764627000 123456\n0 2 1532 0 1764627000 123456\n1 1 22400 0 1764627000 200000 312\n1 2 2400 0 1764627000 200000 312\n\n"))
