@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -165,6 +166,10 @@ func (h *Heartbeat) rejoin(ctx context.Context, old string) {
 
 // logOnce logs a failure once per run of failures.
 func (h *Heartbeat) logOnce(ctx context.Context, msg string, err error) {
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// The process is stopping: what it cut short is no failure.
+		return
+	}
 	h.mu.Lock()
 	first := !h.failing
 	h.failing = true

@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -221,4 +222,59 @@ func TestHeartbeat_LostSessionCutsAttemptsShortAndHandsThemBack(t *testing.T) {
 	require.Eventually(t, func() bool { return len(e.Working()) == 0 }, within, 10*time.Millisecond, "nothing left in flight")
 	require.Eventually(t, func() bool { return hb.MaySend() && hb.ID() != owner && hb.ID() != "" },
 		within, 10*time.Millisecond, "it joins again under a new id")
+}
+
+// slowHandBack is the real registry whose sessions hand back lost claims
+// only when their caller gives up (a hand-back under way when the process
+// stops).
+type slowHandBack struct {
+	ports.ProcessRegistry
+	handing chan struct{}
+	once    sync.Once
+}
+
+func (r *slowHandBack) Join(ctx context.Context, info ports.ProcessInfo) (ports.ProcessSession, error) {
+	s, err := r.ProcessRegistry.Join(ctx, info)
+	if err != nil {
+		return nil, err
+	}
+	return &slowHandBackSession{ProcessSession: s, r: r}, nil
+}
+
+type slowHandBackSession struct {
+	ports.ProcessSession
+	r *slowHandBack
+}
+
+func (s *slowHandBackSession) HandBack(ctx context.Context, _ []int64) (int, error) {
+	s.r.once.Do(func() { close(s.r.handing) })
+	<-ctx.Done()
+	return 0, ctx.Err()
+}
+
+// TestHeartbeat_StoppingIsNoFailure: a hand-back of lost claims cut short
+// because the process stops is not logged as a failure.
+func TestHeartbeat_StoppingIsNoFailure(t *testing.T) {
+	t.Parallel()
+	db := pgtest.Open(t)
+	reg := &slowHandBack{ProcessRegistry: postgres.NewProcesses(db.Bun, db.Listener), handing: make(chan struct{})}
+	hb := newHeartbeat(t, reg)
+	// The first beat comes after one interval, and the hand-back's own
+	// deadline (an interval) comes long after the test stops the process.
+	hb.Interval = 2 * time.Second
+	logs := &lockedBuffer{}
+	hb.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	require.NoError(t, hb.Start(context.Background()))
+	defer func() { _ = hb.Stop(context.Background()) }()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); hb.Run(ctx) }()
+	select {
+	case <-reg.handing:
+	case <-time.After(within):
+		t.Fatal("the heartbeat never handed back lost claims")
+	}
+	cancel()
+	<-done
+	assert.NotContains(t, logs.String(), `"level":"WARN"`)
 }

@@ -743,3 +743,19 @@ func TestReportHasATopologyColumnOnlyWithSeveral(t *testing.T) {
 	require.Contains(t, several, "\ntree/all: **exact 240 clicks/s**")
 	require.Contains(t, several, "\ntree/api+worker+worker: **exact 230 clicks/s**")
 }
+
+// TestOvertaken: an event counts as overtaken when one scheduled at least
+// the threshold later reached the partner first; shuffles within it do not.
+func TestOvertaken(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	at := func(s, a float64) schedArrival {
+		return schedArrival{sched: t0.Add(time.Duration(s * float64(time.Second))), arrived: t0.Add(time.Duration(a * float64(time.Second)))}
+	}
+	n, worst := overtaken([]schedArrival{at(0, 1), at(0.5, 1.2), at(0.4, 1.3), at(1, 1.4)}, time.Second)
+	require.Equal(t, 0, n, "a shuffle of 0.1 s is in order")
+	require.Zero(t, worst)
+	n, worst = overtaken([]schedArrival{at(0, 10), at(1, 2), at(3, 4), at(2, 5), at(4, 6)}, time.Second)
+	require.Equal(t, 2, n, "the first event was overtaken by events 3 s later, the fourth by one 1 s later")
+	require.Equal(t, 4*time.Second, worst)
+}

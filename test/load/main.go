@@ -521,8 +521,9 @@ func reversed[T any](s []T) []T {
 // record keeps a phase and says how it went.
 func (h *harness) record(r *phaseResult) {
 	h.res.Phases = append(h.res.Phases, r)
-	h.logf("%s at %g/s: %d sent, %d acknowledged; HTTP p50 %.1f p99 %.1f ms; click → partner p50 %.1f p99 %.1f ms; missing %d, duplicates %d; drain %.1f s",
-		r.label(), r.Rate, r.Sent, r.Acked, r.HTTP.P50, r.HTTP.P99, r.Delivery.P50, r.Delivery.P99, r.Missing, r.Duplicates, r.DrainS)
+	h.logf("%s at %g/s: %d sent, %d acknowledged; HTTP p50 %.1f p99 %.1f ms; click → partner p50 %.1f p99 %.1f ms; missing %d, duplicates %d; overtaken by 1 s %d; drain %.1f s",
+		r.label(), r.Rate, r.Sent, r.Acked, r.HTTP.P50, r.HTTP.P99, r.Delivery.P50, r.Delivery.P99, r.Missing, r.Duplicates,
+		r.Overtaken, r.DrainS)
 	for _, f := range r.Failures {
 		h.fail("%s at %g/s: %s", r.label(), r.Rate, f)
 	}

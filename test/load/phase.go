@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,19 +68,24 @@ type phaseResult struct {
 	GenInflight  int64          `json:"generator_max_in_flight"`
 	GenConnLimit int            `json:"generator_conn_limit"`
 
-	Delivery        summary  `json:"click_to_partner"` // first arrival - scheduled time
-	Missing         int      `json:"missing"`
-	MissingIDs      []string `json:"missing_correlation_ids,omitempty"`
-	ArrivedLate     int      `json:"arrived_after_drain_timeout"`
-	Duplicates      int      `json:"duplicates"`
-	WarmupMissing   int      `json:"warmup_missing"`
-	BacklogEnd      int      `json:"backlog_at_end"`
-	BacklogMax      int      `json:"backlog_max"`
-	BacklogGrowth   float64  `json:"backlog_growth_second_half"`
-	Flat            bool     `json:"backlog_flat"`
-	DrainS          float64  `json:"drain_s"`
-	Drained         bool     `json:"drained"`
-	RecvMaxInflight int64    `json:"receiver_max_in_flight"`
+	Delivery    summary  `json:"click_to_partner"` // first arrival - scheduled time
+	Missing     int      `json:"missing"`
+	MissingIDs  []string `json:"missing_correlation_ids,omitempty"`
+	ArrivedLate int      `json:"arrived_after_drain_timeout"`
+	Duplicates  int      `json:"duplicates"`
+	// Overtaken counts the events that arrived after an event scheduled at
+	// least overtakeBy later (how far delivery strayed from the order the
+	// clicks happened in); OvertakenMaxS is the most any was overtaken by.
+	Overtaken       int     `json:"overtaken"`
+	OvertakenMaxS   float64 `json:"overtaken_max_s"`
+	WarmupMissing   int     `json:"warmup_missing"`
+	BacklogEnd      int     `json:"backlog_at_end"`
+	BacklogMax      int     `json:"backlog_max"`
+	BacklogGrowth   float64 `json:"backlog_growth_second_half"`
+	Flat            bool    `json:"backlog_flat"`
+	DrainS          float64 `json:"drain_s"`
+	Drained         bool    `json:"drained"`
+	RecvMaxInflight int64   `json:"receiver_max_in_flight"`
 
 	Processes              []processResult  `json:"processes"`
 	RSSGrowthKiB           int64            `json:"rss_growth_kib"`                  // Σ (VmHWM - idle VmRSS) over the processes
@@ -367,6 +373,7 @@ func (h *harness) analyse(res *phaseResult, records, warm []*clickRecord, start,
 	snap := h.tr.snapshot(records)
 	res.Sent = len(snap)
 	var httpLat, lag, deliv []time.Duration
+	var order []schedArrival
 	var events []ackArrival
 	var last time.Time
 	for i, r := range snap {
@@ -402,6 +409,7 @@ func (h *harness) analyse(res *phaseResult, records, warm []*clickRecord, start,
 			continue
 		}
 		deliv = append(deliv, r.firstArrival.Sub(r.sched))
+		order = append(order, schedArrival{sched: r.sched, arrived: r.firstArrival})
 		if r.arrivals > 1 {
 			res.Duplicates++
 		}
@@ -415,6 +423,8 @@ func (h *harness) analyse(res *phaseResult, records, warm []*clickRecord, start,
 		res.SendRate = float64(len(snap)-1) / last.Sub(snap[0].sched).Seconds()
 	}
 	res.HTTP, res.Lag, res.Delivery = summarize(httpLat), summarize(lag), summarize(deliv)
+	n, worst := overtaken(order, overtakeBy)
+	res.Overtaken, res.OvertakenMaxS = n, worst.Seconds()
 	res.Backlog = backlogSeries(events, start, end, 500*time.Millisecond)
 	res.Seconds = secondsOf(snap)
 	for _, p := range res.Backlog {
@@ -534,4 +544,35 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// overtakeBy is how much later an event must have been scheduled to count
+// as overtaking an earlier one: deliveries run concurrently and commit in
+// groups, so a few milliseconds of shuffle is the normal course.
+const overtakeBy = time.Second
+
+// schedArrival is when an event was due to be clicked and when it reached
+// the partner.
+type schedArrival struct{ sched, arrived time.Time }
+
+// overtaken counts the events that reached the partner after one scheduled
+// at least by later than them, and returns the most any was overtaken by.
+func overtaken(events []schedArrival, by time.Duration) (int, time.Duration) {
+	sorted := slices.Clone(events)
+	slices.SortFunc(sorted, func(a, b schedArrival) int { return a.arrived.Compare(b.arrived) })
+	var (
+		n      int
+		worst  time.Duration
+		latest time.Time // the latest schedule among the events arrived so far
+	)
+	for _, e := range sorted {
+		if ahead := latest.Sub(e.sched); !latest.IsZero() && ahead >= by {
+			n++
+			worst = max(worst, ahead)
+		}
+		if e.sched.After(latest) {
+			latest = e.sched
+		}
+	}
+	return n, worst
 }

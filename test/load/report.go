@@ -317,8 +317,8 @@ func renderReport(r *runResult) string {
 
 	if len(r.Phases) > 0 {
 		w("Latency counts from each click's scheduled send time. Click → partner: the first arrival of the click's `widget.click` at the partner.\n\n")
-		w("| %s | clicks/s | kind | sent | 201 | not 201 | HTTP p50 / p99 / max ms | click → partner p50 / p95 / p99 / max ms | missing | twice | backlog at end | drain s | partner max in flight |\n", whoHead)
-		w("|%s|---:|---|---:|---:|---|---|---|---:|---:|---:|---:|---:|\n", whoRule)
+		w("| %s | clicks/s | kind | sent | 201 | not 201 | HTTP p50 / p99 / max ms | click → partner p50 / p95 / p99 / max ms | missing | twice | overtaken by 1 s (most, s) | backlog at end | drain s | partner max in flight |\n", whoHead)
+		w("|%s|---:|---|---:|---:|---|---|---|---:|---:|---|---:|---:|---:|\n", whoRule)
 		for _, p := range r.Phases {
 			not := "0"
 			if len(p.Statuses) > 0 {
@@ -336,9 +336,13 @@ func renderReport(r *runResult) string {
 			if p.Kind == "capacity" {
 				kind = "capacity step: " + map[bool]string{true: "holds", false: "fails"}[p.Holds]
 			}
-			w("| %s | %g | %s | %d | %d | %s | %s | %s | %d | %d | %d | %s | %d |\n",
+			order := "0"
+			if p.Overtaken > 0 {
+				order = fmt.Sprintf("%d (%.1f)", p.Overtaken, p.OvertakenMaxS)
+			}
+			w("| %s | %g | %s | %d | %d | %s | %s | %s | %d | %d | %s | %d | %s | %d |\n",
 				who(p.Binary, p.Topology), p.Rate, kind, p.Sent, p.Acked, not, lat(p.HTTP, false), lat(p.Delivery, true),
-				p.Missing, p.Duplicates, p.BacklogEnd, drain, p.RecvMaxInflight)
+				p.Missing, p.Duplicates, order, p.BacklogEnd, drain, p.RecvMaxInflight)
 		}
 		w("\n| %s | clicks/s | peak RSS MiB (VmHWM; idle) | ΔRSS KiB per in-flight delivery / per open click | Go CPU ms/click | PostgreSQL ms/click | generator ms/click | PG shared s | other load | log ERROR / WARN | send lag p99 / max ms |\n", whoHead)
 		w("|%s|---:|---|---|---:|---:|---:|---:|---:|---|---|\n", whoRule)
