@@ -75,6 +75,7 @@ type options struct {
 	preload         int
 	diskProbe       time.Duration
 	preloadChunk    int
+	template        string
 	readme          string
 	resultsDir      string
 	note            string
@@ -221,6 +222,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.diskProbe, "disk-probe", 10*time.Second, "before the load, time fdatasync on PostgreSQL's disk this long (0: not)")
 	fs.IntVar(&o.preload, "preload", 0, "fill the tables with this many old clicks (with outbox rows, succeeded deliveries and attempts) before measuring")
 	fs.IntVar(&o.preloadChunk, "preload-chunk", 100000, "clicks per preload transaction")
+	fs.StringVar(&o.template, "template", "", "create each target's database as a copy of this kept database (one a -preload -keep-db run left, say) instead of an empty one")
 	fs.StringVar(&o.readme, "readme", "test/bench/README.md", "file whose <!-- load:begin --> … <!-- load:end --> block gets the report (empty: none)")
 	fs.StringVar(&o.resultsDir, "results", "test/bench/results", "where the JSON, the service logs and the scripts go (git-ignored)")
 	fs.StringVar(&o.note, "note", "", "a note printed with the report, e.g. \"smoke run, machine shared\"")
@@ -259,6 +261,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.capacity && (o.capLow <= 0 || o.capHigh <= o.capLow || o.capResolution <= 0) {
 		return nil, errors.New("-capacity-low, -capacity-high and -capacity-resolution must satisfy 0 < low < high, resolution > 0")
+	}
+	if o.template != "" && o.preload > 0 {
+		return nil, errors.New("-template and -preload: a copied database is already filled; give one of them")
 	}
 	if o.preload < 0 || o.preloadChunk < 1 {
 		return nil, errors.New("-preload must be ≥ 0 and -preload-chunk ≥ 1")
@@ -476,7 +481,7 @@ func (h *harness) run(ctx context.Context, stdout io.Writer) int {
 				return h.finish(stdout)
 			}
 			h.res.Preload = append(h.res.Preload, pr)
-			h.logf("%s: preloaded %d clicks in %.0f s (%.0f/s), VACUUM ANALYZE %.0f s", t.label(), pr.Rows, pr.InsertS, pr.RowsPerS, pr.VacuumS)
+			h.logf("%s: preloaded %d clicks in %.0f s (%.0f/s), VACUUM ANALYZE and CHECKPOINT %.0f s", t.label(), pr.Rows, pr.InsertS, pr.RowsPerS, pr.VacuumS)
 		}
 	}
 	if o.ceiling {
@@ -623,7 +628,7 @@ func (h *harness) prepare(ctx context.Context) ([]*target, error) {
 		t.db = newDBName(t.key())
 		t.tag = t.db
 		t.info.DB = t.db
-		if err := h.cl.create(ctx, t.db, ""); err != nil {
+		if err := h.cl.create(ctx, t.db, h.opts.template); err != nil {
 			return nil, err
 		}
 		h.dbs = append(h.dbs, t.db)

@@ -80,7 +80,9 @@ func newDBName(suffix string) string {
 func (c *cluster) create(ctx context.Context, name, template string) error {
 	sql := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
 	if template != "" {
-		sql += " TEMPLATE " + pgx.Identifier{template}.Sanitize()
+		// FILE_COPY copies the files after a checkpoint; the default
+		// (WAL_LOG) would write a large template through the WAL.
+		sql += " TEMPLATE " + pgx.Identifier{template}.Sanitize() + " STRATEGY FILE_COPY"
 	}
 	if _, err := c.admin.Exec(ctx, sql); err != nil {
 		return fmt.Errorf("create database %s: %w", name, err)

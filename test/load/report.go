@@ -412,7 +412,7 @@ func renderReport(r *runResult) string {
 		}
 	}
 	for _, p := range r.Preload {
-		w("\nPreload (%s): %d old clicks with outbox rows, succeeded deliveries and attempts in %.0f s (%.0f clicks/s) + VACUUM ANALYZE %.0f s; tables:", joinLabel(p.Binary, p.Topology), p.Rows, p.InsertS, p.RowsPerS, p.VacuumS)
+		w("\nPreload (%s): %d old clicks with outbox rows, succeeded deliveries and attempts in %.0f s (%.0f clicks/s) + VACUUM ANALYZE and CHECKPOINT %.0f s; tables:", joinLabel(p.Binary, p.Topology), p.Rows, p.InsertS, p.RowsPerS, p.VacuumS)
 		for _, k := range sortedKeys(p.TableBytes) {
 			w(" %s %.0f MiB", k, float64(p.TableBytes[k])/(1<<20))
 		}
