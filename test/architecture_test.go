@@ -57,27 +57,37 @@ func allowed(from, to string) bool {
 
 type listedPackage struct {
 	ImportPath string
+	Imports    []string
 	Deps       []string
+}
+
+// goList runs `go list -json=<fields> <pattern>` in the module and returns
+// the packages it lists.
+func goList(t *testing.T, fields, pattern string) []listedPackage {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-json="+fields, pattern)
+	cmd.Dir = ".."
+	out, err := cmd.Output()
+	require.NoError(t, err, "go list")
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	var pkgs []listedPackage
+	for {
+		var p listedPackage
+		if err := dec.Decode(&p); err == io.EOF {
+			return pkgs
+		} else {
+			require.NoError(t, err)
+		}
+		pkgs = append(pkgs, p)
+	}
 }
 
 // TestDependencyRule reads `go list -deps` for every package of the module
 // and fails when one depends (directly or not) on a layer it may not.
 func TestDependencyRule(t *testing.T) {
 	t.Parallel()
-	cmd := exec.Command("go", "list", "-json=ImportPath,Deps", module+"/...")
-	cmd.Dir = ".."
-	out, err := cmd.Output()
-	require.NoError(t, err, "go list")
-
-	dec := json.NewDecoder(strings.NewReader(string(out)))
 	seen := 0
-	for {
-		var p listedPackage
-		if err := dec.Decode(&p); err == io.EOF {
-			break
-		} else {
-			require.NoError(t, err)
-		}
+	for _, p := range goList(t, "ImportPath,Deps", module+"/...") {
 		seen++
 		for _, dep := range p.Deps {
 			if !strings.HasPrefix(dep, module+"/") && dep != module {
@@ -142,22 +152,8 @@ func domainForbids(pkg string) bool {
 // (net/http for its status-code constants, once).
 func TestDomainImportsNoIO(t *testing.T) {
 	t.Parallel()
-	cmd := exec.Command("go", "list", "-json=ImportPath,Imports", module+"/domain/...")
-	cmd.Dir = ".."
-	out, err := cmd.Output()
-	require.NoError(t, err, "go list")
-	dec := json.NewDecoder(strings.NewReader(string(out)))
 	seen := 0
-	for {
-		var p struct {
-			ImportPath string
-			Imports    []string
-		}
-		if err := dec.Decode(&p); err == io.EOF {
-			break
-		} else {
-			require.NoError(t, err)
-		}
+	for _, p := range goList(t, "ImportPath,Imports", module+"/domain/...") {
 		seen++
 		for _, imp := range p.Imports {
 			if domainForbids(imp) {

@@ -378,14 +378,7 @@ func TestLeadOrderAcrossWorkers(t *testing.T) {
 	})
 	secret := api.registerWebhook(t, rc.URL)
 
-	first := api.click(t, partnerClickURL, "").CorrelationID
-	rc.waitAccepted(t, "widget.click "+first, 30*time.Second)
-	rc.failLead(first)
-	msg := leadMessage(t, first, 1)
-	status, body := api.postWhatsApp(t, msg, metaSignature(msg))
-	require.Equal(t, http.StatusOK, status, string(body))
-	completeLead(t, api, first)
-	rc.waitHolding(t, 60*time.Second)
+	first := startHeldLead(t, api, rc)
 
 	var others []string
 	for n := 2; n <= 5; n++ {
@@ -431,14 +424,7 @@ func TestLeadOrderAfterAWorkerIsKilled(t *testing.T) {
 	})
 	secret := api.registerWebhook(t, rc.URL)
 
-	first := api.click(t, partnerClickURL, "").CorrelationID
-	rc.waitAccepted(t, "widget.click "+first, 30*time.Second)
-	rc.failLead(first)
-	msg := leadMessage(t, first, 1)
-	status, body := api.postWhatsApp(t, msg, metaSignature(msg))
-	require.Equal(t, http.StatusOK, status, string(body))
-	completeLead(t, api, first)
-	rc.waitHolding(t, 60*time.Second)
+	first := startHeldLead(t, api, rc)
 
 	victim := ownerOf(t, c, first, "lead.correlated")
 	c.procs[victim].kill(t)
@@ -578,4 +564,20 @@ func TestRecoverHoldsTheLeadsLaterEvents(t *testing.T) {
 	runReopenHoldsLaterEvents(t, http.StatusInternalServerError, func(svc *service, _ *orderReceiver) {
 		assert.Equal(t, 1, svc.recover(t, `{"since":"2000-01-01"}`).Count, "the exhausted lead.correlated is sent again")
 	})
+}
+
+// startHeldLead clicks, marks the click's lead as the one whose
+// lead.correlated rc fails, correlates and completes it, and returns its
+// reference once rc holds a failing attempt of that lead.correlated open.
+func startHeldLead(t *testing.T, api *service, rc *orderReceiver) string {
+	t.Helper()
+	ref := api.click(t, partnerClickURL, "").CorrelationID
+	rc.waitAccepted(t, "widget.click "+ref, 30*time.Second)
+	rc.failLead(ref)
+	msg := leadMessage(t, ref, 1)
+	status, body := api.postWhatsApp(t, msg, metaSignature(msg))
+	require.Equal(t, http.StatusOK, status, string(body))
+	completeLead(t, api, ref)
+	rc.waitHolding(t, 60*time.Second)
+	return ref
 }
