@@ -1,0 +1,14 @@
+-- The oldest-pending index goes. It held every pending delivery by its
+-- creation time, for the outbox-lag gauge only, and it is also a partial
+-- index on status = 'pending': when the statistics say that nothing is
+-- pending (the table was analyzed between bursts, or after a backlog was
+-- sent), PostgreSQL costs every such index at one row and may walk it for
+-- the claim and again for the claim's lead-order check of every candidate,
+-- which made a claim O(backlog²): 693 ms for a backlog of 2,000 beside ten
+-- million sent deliveries (test/bench/README.md, cost growth). Without it
+-- the only partial indexes that match a claim are the ones it is written
+-- for (webhook_deliveries_due_first_idx / _due_retry_idx in due order, and
+-- webhook_deliveries_lead_idx for the lead order), whatever the statistics
+-- say. The gauge reads the pending deliveries through the lead index, once
+-- every few seconds.
+DROP INDEX webhook_deliveries_pending_created_idx;
