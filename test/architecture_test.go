@@ -73,11 +73,11 @@ func goList(t *testing.T, fields, pattern string) []listedPackage {
 	var pkgs []listedPackage
 	for {
 		var p listedPackage
-		if err := dec.Decode(&p); err == io.EOF {
+		err := dec.Decode(&p)
+		if err == io.EOF {
 			return pkgs
-		} else {
-			require.NoError(t, err)
 		}
+		require.NoError(t, err)
 		pkgs = append(pkgs, p)
 	}
 }

@@ -752,7 +752,9 @@ func buildPgbenchScript(stmts []statement, facts captureFacts, header string) (s
 		if notify {
 			body.WriteString("\\endif\n")
 		}
-		res.Summary = append(res.Summary, describe(stmts[i].sql))
+	}
+	for _, st := range stmts {
+		res.Summary = append(res.Summary, describe(st.sql))
 	}
 	var sb strings.Builder
 	for _, l := range strings.Split(strings.TrimRight(header, "\n"), "\n") {
