@@ -2,8 +2,8 @@
 
 // Package bench holds the click-ingestion benchmarks behind the "bench"
 // build tag, so they never run (or need to compile) in the ordinary suite.
-// The wrk/pgbench comparison is run-clicks.sh; these give the Go side's CPU
-// profile and allocation counts:
+// The open-loop comparison with pgbench is test/load (go tool task load);
+// these give the Go side's CPU profile and allocation counts:
 //
 //	go test -tags bench -run '^$' -bench . -benchtime 20s -cpuprofile /tmp/click.cpu ./test/bench
 //	go tool pprof -top -cum /tmp/click.cpu

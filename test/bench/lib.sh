@@ -1,4 +1,4 @@
-# lib.sh: helpers shared by run-leads.sh and run-delivery.sh (sourced, not run).
+# lib.sh: helpers for run-leads.sh (sourced, not run).
 # The caller sets WORK (a scratch directory), DBS (a file listing the
 # databases to drop on exit), QUIET_MAX_WAIT and the PG* variables.
 

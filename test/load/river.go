@@ -21,7 +21,7 @@ import (
 // driver and pool set-up (River over riverdatabasesql and pgx stdlib, a
 // small listener pool for LISTEN/NOTIFY, an insert-only client and a
 // worker client) and its worker count and fetch settings, working jobs that
-// do nothing. It runs in this process (adapted from test/bench/riverceiling),
+// do nothing. It runs in this process (it replaced test/bench/riverceiling),
 // so its Go CPU is this process's.
 
 // riverSettings are the service's River settings, read from its effective
