@@ -759,3 +759,12 @@ func TestOvertaken(t *testing.T) {
 	require.Equal(t, 2, n, "the first event was overtaken by events 3 s later, the fourth by one 1 s later")
 	require.Equal(t, 4*time.Second, worst)
 }
+
+// TestClickProcesses: the pgbench ceiling gets the connections of the
+// processes that take clicks, not the workers'.
+func TestClickProcesses(t *testing.T) {
+	require.Equal(t, 1, clickProcesses([]string{"all"}))
+	require.Equal(t, 1, clickProcesses([]string{"api", "worker", "worker"}))
+	require.Equal(t, 2, clickProcesses([]string{"api", "api", "worker"}))
+	require.Equal(t, 1, clickProcesses([]string{"worker"}), "never zero clients")
+}

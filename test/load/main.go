@@ -209,7 +209,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.receiverDelay, "receiver-delay", 0, "the partner answers each delivery after this long (holds deliveries in flight, e.g. to measure memory per in-flight delivery)")
 	fs.BoolVar(&o.ceiling, "ceiling", false, "also measure the ceiling: pgbench running the service's captured per-click SQL, and River working no-op jobs, max and at each rate")
 	fs.DurationVar(&o.ceilingDuration, "ceiling-duration", 10*time.Second, "length of each ceiling measurement")
-	fs.IntVar(&o.ceilingClients, "ceiling-clients", 0, "pgbench clients (0: the service's database connections, AURIX_DATABASE_MAX_CONNS × processes)")
+	fs.IntVar(&o.ceilingClients, "ceiling-clients", 0, "pgbench clients (0: the click-serving processes' database connections, AURIX_DATABASE_MAX_CONNS × the all and api processes)")
 	fs.IntVar(&o.ceilingJobs, "ceiling-jobs", 10000, "no-op jobs of River's maximum-rate ceiling")
 	fs.StringVar(&o.ceilingProtocol, "ceiling-protocol", "prepared", "pgbench -M: prepared (what PostgreSQL can do with the SQL) or simple")
 	fs.BoolVar(&o.capacity, "capacity", false, "search the highest rate that holds for -duration (flat backlog, click → partner p99 ≤ -capacity-p99, nothing lost)")
@@ -686,6 +686,19 @@ func (h *harness) cleanup() {
 	}
 }
 
+// clickProcesses counts the processes of a topology that take clicks (roles
+// all and api): only their connections run the click's SQL, so only they
+// set the pgbench ceiling's clients.
+func clickProcesses(topo []string) int {
+	n := 0
+	for _, role := range topo {
+		if role == "all" || role == "api" {
+			n++
+		}
+	}
+	return max(n, 1)
+}
+
 // ceilings captures each binary's click SQL and measures the maximum-rate
 // ceilings (pgbench per binary, River once).
 func (h *harness) ceilings(ctx context.Context, targets []*target) {
@@ -693,7 +706,7 @@ func (h *harness) ceilings(ctx context.Context, targets []*target) {
 	for _, t := range targets {
 		clients := o.ceilingClients
 		if clients == 0 {
-			clients = envInt(h.dev, o.env, "AURIX_DATABASE_MAX_CONNS", 20) * len(t.topo)
+			clients = envInt(h.dev, o.env, "AURIX_DATABASE_MAX_CONNS", 20) * clickProcesses(t.topo)
 		}
 		h.logf("%s: capturing the per-click SQL", t.label())
 		c, err := h.captureClickSQL(ctx, t)
