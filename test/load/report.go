@@ -263,7 +263,7 @@ func renderReport(r *runResult) string {
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	w("## Load harness (test/load): latest run\n\n")
 	if r.Note != "" {
-		w("> **%s** — not a benchmark result.\n\n", r.Note)
+		w("> **Note:** %s\n\n", r.Note)
 	}
 	status := "passed"
 	if r.Failed {
