@@ -52,6 +52,16 @@ func count(t *testing.T, db *postgres.DB, table string) int {
 	return n
 }
 
+// clickRows counts the rows of the tables a click writes to.
+func clickRows(t *testing.T, db *postgres.DB) map[string]int {
+	t.Helper()
+	rows := map[string]int{}
+	for _, table := range []string{"inbound_sources", "outbox", "webhook_deliveries"} {
+		rows[table] = count(t, db, table)
+	}
+	return rows
+}
+
 // recordClick does what the click use case does: the click, its event, and
 // one delivery per active endpoint; after runs last, inside the transaction.
 // The unit of work may run the function again after a conflict, so the
@@ -110,14 +120,9 @@ func TestUnitOfWorkIsAllOrNothing(t *testing.T) {
 			b := setupUoW(t)
 			require.NoError(t, recordClick(b.uow, newClick(t, existingRef, existingEvent), func() error { return nil }))
 			require.Equal(t, 1, b.opened)
-			before := map[string]int{}
-			for _, table := range []string{"inbound_sources", "outbox", "webhook_deliveries"} {
-				before[table] = count(t, b.db, table)
-			}
+			before := clickRows(t, b.db)
 			require.Error(t, recordClick(b.uow, tt.click(t), tt.after))
-			for table, n := range before {
-				require.Equal(t, n, count(t, b.db, table), table)
-			}
+			require.Equal(t, before, clickRows(t, b.db), "nothing of the failed click stays")
 			require.Equal(t, 1, b.opened, "no wake-up for a rolled-back transaction")
 		})
 	}
@@ -248,15 +253,10 @@ func TestWriteIsAllOrNothing(t *testing.T) {
 				}
 				require.NoError(t, writeClick(uow, newClick(t, existingRef, existingEvent), nil, nil))
 				require.Equal(t, 1, b.opened)
-				before := map[string]int{}
-				for _, table := range []string{"inbound_sources", "outbox", "webhook_deliveries"} {
-					before[table] = count(t, b.db, table)
-				}
+				before := clickRows(t, b.db)
 				require.Equal(t, map[string]int{"inbound_sources": 1, "outbox": 1, "webhook_deliveries": 1}, before)
 				require.Error(t, writeClick(uow, tt.click(t), tt.extra, tt.fail))
-				for table, n := range before {
-					require.Equal(t, n, count(t, b.db, table), table)
-				}
+				require.Equal(t, before, clickRows(t, b.db), "nothing of the failed write stays")
 				require.Equal(t, 1, b.opened, "no wake-up for a write that did not happen")
 			})
 		}
