@@ -768,3 +768,27 @@ func TestClickProcesses(t *testing.T) {
 	require.Equal(t, 2, clickProcesses([]string{"api", "api", "worker"}))
 	require.Equal(t, 1, clickProcesses([]string{"worker"}), "never zero clients")
 }
+
+// TestTemplates: -template copies one database for every binary, or for the
+// binaries named only, so a filled and an empty database run side by side.
+func TestTemplates(t *testing.T) {
+	bins := []binarySpec{{"empty", "build"}, {"full", "build"}}
+	all, err := parseTemplates("kept", bins)
+	require.NoError(t, err)
+	require.Equal(t, "kept", templateFor(all, "empty"))
+	require.Equal(t, "kept", templateFor(all, "full"))
+
+	one, err := parseTemplates("full=kept", bins)
+	require.NoError(t, err)
+	require.Empty(t, templateFor(one, "empty"), "a binary not named starts empty")
+	require.Equal(t, "kept", templateFor(one, "full"))
+
+	none, err := parseTemplates("", bins)
+	require.NoError(t, err)
+	require.Empty(t, templateFor(none, "full"))
+
+	_, err = parseTemplates("other=kept", bins)
+	require.ErrorContains(t, err, `no binary is named "other"`)
+	_, err = parseTemplates("full=", bins)
+	require.Error(t, err)
+}

@@ -76,6 +76,7 @@ type options struct {
 	diskProbe       time.Duration
 	preloadChunk    int
 	template        string
+	templates       map[string]string // binary name ("" for every binary) → database to copy
 	readme          string
 	resultsDir      string
 	note            string
@@ -140,6 +141,43 @@ func parseBinaries(s string) ([]binarySpec, error) {
 		out = append(out, binarySpec{name: name, path: path})
 	}
 	return out, nil
+}
+
+// parseTemplates reads -template: "DB" (a copy of DB for every binary) or
+// "name=DB,name=DB" (for the binaries named; the others start empty).
+func parseTemplates(s string, bins []binarySpec) (map[string]string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	if !strings.Contains(s, "=") {
+		return map[string]string{"": s}, nil
+	}
+	known := map[string]bool{}
+	for _, b := range bins {
+		known[b.name] = true
+	}
+	out := map[string]string{}
+	for _, item := range strings.Split(s, ",") {
+		name, db, ok := strings.Cut(strings.TrimSpace(item), "=")
+		if !ok || name == "" || db == "" {
+			return nil, fmt.Errorf("-template: %q is not name=database", item)
+		}
+		if !known[name] {
+			return nil, fmt.Errorf("-template: no binary is named %q (-binary names them)", name)
+		}
+		out[name] = db
+	}
+	return out, nil
+}
+
+// templateFor is the database a binary's targets start as a copy of ("":
+// an empty one).
+func templateFor(templates map[string]string, binary string) string {
+	if db, ok := templates[binary]; ok {
+		return db
+	}
+	return templates[""]
 }
 
 func parseTopology(s string) ([]string, error) {
@@ -222,7 +260,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.diskProbe, "disk-probe", 10*time.Second, "before the load, time fdatasync on PostgreSQL's disk this long (0: not)")
 	fs.IntVar(&o.preload, "preload", 0, "fill the tables with this many old clicks (with outbox rows, succeeded deliveries and attempts) before measuring")
 	fs.IntVar(&o.preloadChunk, "preload-chunk", 100000, "clicks per preload transaction")
-	fs.StringVar(&o.template, "template", "", "create each target's database as a copy of this kept database (one a -preload -keep-db run left, say) instead of an empty one")
+	fs.StringVar(&o.template, "template", "", "create each target's database as a copy of this kept database (one a -preload -keep-db run left, say) instead of an empty one; name=DB,… copies it for the binaries named only (the others start empty), to compare a filled database with an empty one in one run")
 	fs.StringVar(&o.readme, "readme", "test/bench/README.md", "file whose <!-- load:begin --> … <!-- load:end --> block gets the report (empty: none)")
 	fs.StringVar(&o.resultsDir, "results", "test/bench/results", "where the JSON, the service logs and the scripts go (git-ignored)")
 	fs.StringVar(&o.note, "note", "", "a note printed with the report, e.g. \"smoke run, machine shared\"")
@@ -262,6 +300,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.capacity && (o.capLow <= 0 || o.capHigh <= o.capLow || o.capResolution <= 0) {
 		return nil, errors.New("-capacity-low, -capacity-high and -capacity-resolution must satisfy 0 < low < high, resolution > 0")
 	}
+	if o.templates, err = parseTemplates(o.template, o.binaries); err != nil {
+		return nil, err
+	}
 	if o.template != "" && o.preload > 0 {
 		return nil, errors.New("-template and -preload: a copied database is already filled; give one of them")
 	}
@@ -286,6 +327,7 @@ type binaryInfo struct {
 	Modified bool   `json:"modified"`
 	GoVer    string `json:"go"`
 	DB       string `json:"database"`
+	Template string `json:"template,omitempty"`
 }
 
 // target is one binary in one topology, with its database: each rate and
@@ -628,7 +670,8 @@ func (h *harness) prepare(ctx context.Context) ([]*target, error) {
 		t.db = newDBName(t.key())
 		t.tag = t.db
 		t.info.DB = t.db
-		if err := h.cl.create(ctx, t.db, h.opts.template); err != nil {
+		t.info.Template = templateFor(h.opts.templates, t.name)
+		if err := h.cl.create(ctx, t.db, t.info.Template); err != nil {
 			return nil, err
 		}
 		h.dbs = append(h.dbs, t.db)

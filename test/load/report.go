@@ -283,6 +283,9 @@ func renderReport(r *runResult) string {
 		if bi.Modified {
 			mod = ", uncommitted changes"
 		}
+		if bi.Template != "" {
+			mod += ", on a copy of " + bi.Template
+		}
 		bins = append(bins, fmt.Sprintf("%s (%s%s)", bi.Name, orDash(bi.Revision), mod))
 	}
 	multi := strings.Contains(r.Topology, ",")
