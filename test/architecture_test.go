@@ -3,6 +3,7 @@ package test
 import (
 	"encoding/json"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -175,4 +176,24 @@ func TestDomainImportRuleCatchesViolations(t *testing.T) {
 		"math", "io"} {
 		require.False(t, domainForbids(pkg), "%s should be allowed", pkg)
 	}
+}
+
+// TestTopLevelLayout: the repository's top level holds the agreed entries
+// and dot entries (.ci, .tools, the git-ignored .build the tasks build into)
+// only, in the working tree too, so no task leaves a bin/ or a binary there.
+func TestTopLevelLayout(t *testing.T) {
+	t.Parallel()
+	agreed := map[string]bool{
+		"domain": true, "application": true, "ports": true, "adapters": true, "bootstrap": true,
+		"migrations": true, "test": true, "go.mod": true, "go.sum": true, "Taskfile.yml": true, "README.md": true,
+	}
+	entries, err := os.ReadDir("..")
+	require.NoError(t, err)
+	var extra []string
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), ".") && !agreed[e.Name()] {
+			extra = append(extra, e.Name())
+		}
+	}
+	require.Empty(t, extra, "top-level entries outside the agreed layout")
 }
