@@ -51,7 +51,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -121,16 +120,7 @@ func (s statementTracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data
 // acquire timeout (as database/sql's connections do, through
 // boundedConnector), after which the listing fails as unavailable.
 func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
-	if s.acquireTimeout <= 0 {
-		return s.bypass.Acquire(ctx)
-	}
-	actx, cancel := context.WithTimeoutCause(ctx, s.acquireTimeout, errNoConnection)
-	defer cancel()
-	conn, err := s.bypass.Acquire(actx)
-	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(actx), errNoConnection) {
-		return nil, fmt.Errorf("%w within %s: %w", errNoConnection, s.acquireTimeout, err)
-	}
-	return conn, err
+	return within(ctx, s.acquireTimeout, s.bypass.Acquire)
 }
 
 // stream runs query, whose values are bind parameters ($n), on the bypass

@@ -229,12 +229,18 @@ func (r deliveries) Open(ctx context.Context, ds []*domain.Delivery) ([]*domain.
 	if err != nil {
 		return nil, classify(err, "insert deliveries")
 	}
-	for _, d := range out {
-		if !slices.Contains(r.t.opened, d.ConfigID()) {
-			r.t.opened = append(r.t.opened, d.ConfigID())
+	r.t.opened = withConfigsOf(r.t.opened, out)
+	return out, nil
+}
+
+// withConfigsOf adds to configs the configs the deliveries go to, each once.
+func withConfigsOf(configs []string, ds []*domain.Delivery) []string {
+	for _, d := range ds {
+		if !slices.Contains(configs, d.ConfigID()) {
+			configs = append(configs, d.ConfigID())
 		}
 	}
-	return out, nil
+	return configs
 }
 
 const lockLimitsSQL = hotMarker + `claim.lock
@@ -541,11 +547,7 @@ func (w *writes) AddEvents(ctx context.Context, events ...domain.Event) error {
 
 func (w *writes) OpenDeliveries(ds ...*domain.Delivery) {
 	w.deliveries.add(ds...)
-	for _, d := range ds {
-		if !slices.Contains(w.opened, d.ConfigID()) {
-			w.opened = append(w.opened, d.ConfigID())
-		}
-	}
+	w.opened = withConfigsOf(w.opened, ds)
 }
 
 func (w *writes) ActiveConfigs(ctx context.Context) ([]*domain.WebhookConfig, error) {

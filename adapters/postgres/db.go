@@ -169,14 +169,22 @@ type boundedConnector struct {
 // Connect acquires a pooled connection. The context only bounds the
 // acquire: the returned connection does not keep it.
 func (c boundedConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	if c.timeout <= 0 {
-		return c.Connector.Connect(ctx)
+	return within(ctx, c.timeout, c.Connector.Connect)
+}
+
+// within runs get (a connection request) with at most timeout to succeed
+// (none when timeout ≤ 0); running out of it is errNoConnection, while the
+// caller's own cancellation stays what it is.
+func within[T any](ctx context.Context, timeout time.Duration, get func(context.Context) (T, error)) (T, error) {
+	if timeout <= 0 {
+		return get(ctx)
 	}
-	actx, cancel := context.WithTimeoutCause(ctx, c.timeout, errNoConnection)
+	actx, cancel := context.WithTimeoutCause(ctx, timeout, errNoConnection)
 	defer cancel()
-	conn, err := c.Connector.Connect(actx)
+	conn, err := get(actx)
 	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(actx), errNoConnection) {
-		return nil, fmt.Errorf("%w within %s: %w", errNoConnection, c.timeout, err)
+		var zero T
+		return zero, fmt.Errorf("%w within %s: %w", errNoConnection, timeout, err)
 	}
 	return conn, err
 }

@@ -144,17 +144,8 @@ func (u *UnitOfWork) write(ctx context.Context, fn func(ctx context.Context, w p
 // onPool runs f on a connection of the pgx pool, taken within the acquire
 // timeout.
 func (u *UnitOfWork) onPool(ctx context.Context, f func(c *pgx.Conn) error) error {
-	actx := ctx
-	if u.acquireTimeout > 0 {
-		var cancel context.CancelFunc
-		actx, cancel = context.WithTimeoutCause(ctx, u.acquireTimeout, errNoConnection)
-		defer cancel()
-	}
-	conn, err := u.pool.Acquire(actx)
+	conn, err := within(ctx, u.acquireTimeout, u.pool.Acquire)
 	if err != nil {
-		if ctx.Err() == nil && errors.Is(context.Cause(actx), errNoConnection) {
-			err = fmt.Errorf("%w within %s: %w", errNoConnection, u.acquireTimeout, err)
-		}
 		return classify(err, "take a connection")
 	}
 	defer conn.Release()
@@ -168,6 +159,12 @@ func (u *UnitOfWork) onConn(ctx context.Context, f func(c *pgx.Conn) error) erro
 		return classify(err, "take a connection")
 	}
 	defer conn.Close()
+	return onPgx(conn, f)
+}
+
+// onPgx runs f on bun's connection through pgx, on the same session (and
+// so in the same transaction, if one is open on it).
+func onPgx(conn bun.Conn, f func(c *pgx.Conn) error) error {
 	return conn.Raw(func(dc any) error {
 		c, ok := dc.(*stdlib.Conn)
 		if !ok {
@@ -245,13 +242,7 @@ type txRepos struct {
 // pgx runs f on the transaction's own connection through pgx: statements it
 // sends are part of the transaction.
 func (t *txRepos) pgx(f func(conn *pgx.Conn) error) error {
-	return t.conn.Raw(func(dc any) error {
-		c, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("hot path: the connection is a %T, not pgx's", dc)
-		}
-		return f(c.Conn())
-	})
+	return onPgx(t.conn, f)
 }
 
 // db is the transaction for bun's statements.

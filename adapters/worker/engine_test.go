@@ -162,6 +162,18 @@ func runEngine(t *testing.T, o worker.Options) *worker.Engine {
 	return e
 }
 
+// running starts run in a goroutine; stop ends its context and returns once
+// run has returned (failing the test if it does not within the bound).
+func running(t *testing.T, run func(ctx context.Context)) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); run(ctx) }()
+	return func() {
+		cancel()
+		receive(t, done, "Run returning after its context ended")
+	}
+}
+
 func receive[T any](t *testing.T, ch <-chan T, what string) T {
 	t.Helper()
 	select {
@@ -286,19 +298,8 @@ func TestEngine_StoppingIsNoError(t *testing.T) {
 	work := stoppingWork{fakeWork: newFakeWork(), looking: make(chan struct{})}
 	e := worker.NewEngine(worker.Options{Work: work, Identity: func() string { return "p1" }, Workers: 1, RetryWorkers: 1,
 		PollInterval: time.Hour, Logger: logger})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); e.Run(ctx) }()
-	select {
-	case <-work.looking:
-	case <-time.After(within):
-		t.Fatal("the loop never looked for due deliveries")
-	}
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(within):
-		t.Fatal("Run did not return after its context ended")
-	}
+	stop := running(t, e.Run)
+	receive(t, work.looking, "the loop looking for due deliveries")
+	stop()
 	assert.NotContains(t, logs.String(), `"level":"ERROR"`)
 }

@@ -266,15 +266,8 @@ func TestHeartbeat_StoppingIsNoFailure(t *testing.T) {
 	hb.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 	require.NoError(t, hb.Start(context.Background()))
 	defer func() { _ = hb.Stop(context.Background()) }()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); hb.Run(ctx) }()
-	select {
-	case <-reg.handing:
-	case <-time.After(within):
-		t.Fatal("the heartbeat never handed back lost claims")
-	}
-	cancel()
-	<-done
+	stop := running(t, hb.Run)
+	receive(t, reg.handing, "the heartbeat handing back lost claims")
+	stop()
 	assert.NotContains(t, logs.String(), `"level":"WARN"`)
 }
